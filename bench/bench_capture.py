@@ -1,0 +1,141 @@
+"""Capture throughput, in-process and with the SQLite store, next to its floor.
+
+Prints records/s and µs/record for:
+  floor      email-validator's validate_email() alone, once per record
+  capture    parse + eligibility + filled-field capture (no store)
+  + sqlite   the same plus Cartback.capture() into a SQLite file (WAL)
+
+Records are generated up front (seeded): realistic order-form submissions with
+email, names, address, half of them with a phone, an extra field and a payment plan;
+domains follow a popular-domain mix with 10 % unseen domains. A second capture run
+uses all-unique domains, the worst case for the domain cache.
+
+    python bench/bench_capture.py [--records N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from email_validator import validate_email
+
+from cartback import Cartback, EligibilityPolicy, OrderForm, SQLiteStore, parse_submission
+from cartback.capture import plan_capture
+
+POPULAR = [
+    "gmail.com", "yahoo.com", "hotmail.com", "outlook.com", "icloud.com", "aol.com",
+    "protonmail.com", "comcast.net", "live.com", "msn.com", "me.com", "verizon.net",
+    "att.net", "gmx.com", "mail.com", "ymail.com", "shaw.ca", "rogers.com",
+    "bigpond.com", "optusnet.com.au",
+]  # fmt: skip
+FIRST = ["Ava", "Liam", "Noah", "Emma", "Mia", "Lucas", "Zoe", "Ethan", "Chloe", "Owen"]
+LAST = ["Smith", "Garcia", "Nguyen", "Brown", "Lee", "Patel", "Jones", "Miller", "Kim"]
+COUNTRIES = ["US", "United States", "CA", "AUS", "840", "Brazil", "JP", "mx"]
+REGION_CODES = {"US": "415", "CA": "604"}
+
+
+def make_records(count: int, *, unique_domains: bool, seed: int = 7) -> list[dict[str, Any]]:
+    rng = random.Random(seed)
+    records: list[dict[str, Any]] = []
+    for index in range(count):
+        if unique_domains or rng.random() < 0.1:
+            domain = f"shop{index}-{rng.randrange(10**6)}.example.com"
+        else:
+            domain = rng.choice(POPULAR)
+        first, last = rng.choice(FIRST), rng.choice(LAST)
+        fields: dict[str, Any] = {
+            "email": f"{first}.{last}{index}@{domain}",
+            "first_name": first,
+            "last_name": last,
+            "address_1": f"{rng.randrange(1, 9999)} Main St",
+            "city": "Springfield",
+            "state": "IL",
+            "postcode": f"{rng.randrange(10000, 99999)}",
+            "country": rng.choice(COUNTRIES),
+            "how_did_you_hear": "a friend",
+            "payment_plan": rng.choice(["one-off", "3 instalments"]),
+        }
+        if rng.random() < 0.5:
+            fields["phone"] = f"(415) 555-{rng.randrange(1000, 9999)}"
+        records.append(
+            {
+                "form_id": "f1",
+                "product_id": "p1",
+                "product_name": "Course",
+                "cart_value": "49.00",
+                "currency": "USD",
+                "seller": "us",
+                "session_id": f"s{index}",
+                "fields": fields,
+            }
+        )
+    return records
+
+
+def measure(records: Sequence[dict[str, Any]], run: Callable[[dict[str, Any]], object]) -> float:
+    """Seconds per record (best of 3 runs over the records)."""
+    best = float("inf")
+    for _ in range(3):
+        started = time.perf_counter()
+        for record in records:
+            run(record)
+        best = min(best, (time.perf_counter() - started) / len(records))
+    return best
+
+
+def row(label: str, seconds: float, baseline: float) -> str:
+    return (
+        f"{label:<34} {1 / seconds:>12,.0f} rec/s {seconds * 1e6:>9.1f} µs/rec"
+        f" {baseline / seconds:>7.2f}x floor"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--records", type=int, default=20_000)
+    args = parser.parse_args()
+
+    policy, form = EligibilityPolicy(), OrderForm(form_id="f1")
+    now = datetime(2026, 11, 22, tzinfo=UTC)
+
+    def capture_only(record: dict[str, Any]) -> object:
+        return plan_capture(parse_submission(record), form=form, policy=policy, now=now)
+
+    def floor(record: dict[str, Any]) -> object:
+        return validate_email(record["fields"]["email"], check_deliverability=False)
+
+    realistic = make_records(args.records, unique_domains=False)
+    unique = make_records(args.records, unique_domains=True, seed=11)
+    with_phone = [r for r in realistic if "phone" in r["fields"]]
+    no_phone = [r for r in realistic if "phone" not in r["fields"]]
+
+    floor_s = measure(realistic, floor)
+    print(f"records: {args.records:,} per run, best of 3; one core\n")
+    print(row("floor: validate_email() alone", floor_s, floor_s))
+    print(row("capture, realistic mix", measure(realistic, capture_only), floor_s))
+    print(row("capture, records without phone", measure(no_phone, capture_only), floor_s))
+    print(row("capture, records with phone", measure(with_phone, capture_only), floor_s))
+    print(row("capture, all-unique domains", measure(unique, capture_only), floor_s))
+
+    for synchronous in ("FULL", "NORMAL"):
+        with tempfile.TemporaryDirectory() as tmp:
+            store = SQLiteStore(Path(tmp) / "bench.sqlite3", synchronous=synchronous)
+            client = Cartback(store, clock=lambda: now)
+            count = min(len(realistic), 5_000)
+            started = time.perf_counter()
+            for record in realistic[:count]:
+                client.capture(record)
+            seconds = (time.perf_counter() - started) / count
+            store.close()
+        print(row(f"capture + sqlite (synchronous={synchronous})", seconds, floor_s))
+
+
+if __name__ == "__main__":
+    main()

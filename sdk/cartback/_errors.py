@@ -1,0 +1,66 @@
+"""The exception tree of cartback.
+
+```
+CartbackError                  every error this package raises on purpose
+├── InvalidInputError          a submission, field or argument is malformed (HTTP 4xx)
+├── ConfigurationError         a policy, order form or store is configured wrongly
+├── CartNotFoundError          no cart has the given id
+└── StoreError                 the store cannot serve the request (e.g. a newer schema)
+```
+
+Every error carries its context as keyword arguments, and ``InvalidInputError`` names
+the offending ``field`` and a stable ``reason`` code that callers can return to a client.
+No error message ever contains a submitted value: values may be personal data.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "CartNotFoundError",
+    "CartbackError",
+    "ConfigurationError",
+    "InvalidInputError",
+    "StoreError",
+]
+
+
+class CartbackError(Exception):
+    """Base class of every error raised by cartback."""
+
+
+class InvalidInputError(CartbackError, ValueError):
+    """A submission or argument is malformed.
+
+    ``field`` is a dotted path to the offending input (``"fields.email"``,
+    ``"cart_value"``); ``reason`` is a stable, machine-readable code such as
+    ``"too_long"``, ``"not_a_string"`` or ``"invalid_unicode"``.
+    """
+
+    def __init__(self, message: str, *, field: str, reason: str) -> None:
+        super().__init__(message)
+        self.field = field
+        self.reason = reason
+
+    def to_dict(self) -> dict[str, str]:
+        """The error as a JSON-ready mapping, safe to send back to a client."""
+        return {"field": self.field, "reason": self.reason, "message": str(self)}
+
+
+class ConfigurationError(CartbackError, ValueError):
+    """A policy, order form or store was configured with values that cannot work."""
+
+    def __init__(self, message: str, *, setting: str) -> None:
+        super().__init__(message)
+        self.setting = setting
+
+
+class CartNotFoundError(CartbackError, LookupError):
+    """No cart with the given id exists (it may have been erased or purged)."""
+
+    def __init__(self, message: str, *, cart_id: str) -> None:
+        super().__init__(message)
+        self.cart_id = cart_id
+
+
+class StoreError(CartbackError):
+    """The store cannot serve the request, e.g. its schema is newer than this code."""

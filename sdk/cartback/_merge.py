@@ -1,0 +1,80 @@
+"""Merging a new capture into a stored cart: newer filled values win, nothing is erased."""
+
+from __future__ import annotations
+
+from typing import Any, TypeVar
+
+from pydantic import BaseModel
+
+from cartback._models import Cart, CartContext, Contact
+from cartback.capture import CapturePlan
+
+_M = TypeVar("_M", bound=BaseModel)
+
+
+def _overlay(old: _M, new: _M) -> _M:
+    """``old`` with every field that ``new`` has set (non-``None``) taken from ``new``."""
+    updates: dict[str, Any] = {}
+    for name in type(new).model_fields:
+        value = getattr(new, name)
+        if value is None or value == getattr(old, name):
+            continue
+        if isinstance(value, dict):
+            merged = {**getattr(old, name), **value}
+            if merged != getattr(old, name):
+                updates[name] = merged
+            continue
+        updates[name] = value
+    return old.model_copy(update=updates) if updates else old
+
+
+def _merged_contact(old: Contact, new: Contact) -> Contact:
+    merged = _overlay(old, new)
+    if new.phone is not None:  # the phone and its verification flag travel together
+        merged = merged.model_copy(update={"phone_e164": new.phone_e164})
+    return merged
+
+
+def new_cart(plan: CapturePlan, cart_id: str) -> Cart:
+    """The cart a first capture opens."""
+    assert plan.contact is not None
+    assert plan.context is not None
+    return Cart(
+        id=cart_id,
+        status="open",
+        created_at=plan.captured_at,
+        updated_at=plan.captured_at,
+        contact=plan.contact,
+        context=plan.context,
+        newsletter_opt_in=plan.newsletter_opt_in,
+        session_id=plan.session_id,
+    )
+
+
+def merge_into(cart: Cart, plan: CapturePlan) -> Cart | None:
+    """The open ``cart`` updated by ``plan``, or ``None`` when nothing would change."""
+    assert plan.contact is not None
+    assert plan.context is not None
+    contact = _merged_contact(cart.contact, plan.contact)
+    context: CartContext = _overlay(cart.context, plan.context)
+    newsletter = (
+        plan.newsletter_opt_in if plan.newsletter_opt_in is not None else cart.newsletter_opt_in
+    )
+    session_id = plan.session_id or cart.session_id
+    if (
+        contact == cart.contact
+        and context == cart.context
+        and newsletter == cart.newsletter_opt_in
+        and session_id == cart.session_id
+    ):
+        return None
+    return cart.model_copy(
+        update={
+            "contact": contact,
+            "context": context,
+            "newsletter_opt_in": newsletter,
+            "session_id": session_id,
+            "updated_at": max(plan.captured_at, cart.updated_at),
+            "capture_count": cart.capture_count + 1,
+        }
+    )

@@ -1,0 +1,174 @@
+"""The raw submission a receiver gets from the snippet (or a shop's backend)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from decimal import Decimal
+from typing import Annotated, Any, Final, Literal
+
+import pycountry
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+from pydantic_core import PydanticCustomError
+
+from cartback._errors import InvalidInputError
+from cartback._types import Channel
+
+__all__ = [
+    "MAX_FIELDS",
+    "MAX_FIELD_LENGTH",
+    "MAX_FIELD_NAME_LENGTH",
+    "Submission",
+    "parse_submission",
+]
+
+MAX_FIELD_LENGTH: Final = 512
+"""Longest accepted form-field value, in characters; a longer value is an error."""
+MAX_FIELD_NAME_LENGTH: Final = 128
+"""Longest accepted form-field name."""
+MAX_FIELDS: Final = 200
+"""Most fields accepted in one submission."""
+
+_CURRENCIES: Final = frozenset(c.alpha_3 for c in pycountry.currencies)
+
+
+CONTROL_CHARACTERS: Final = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+def check_text(value: str) -> str:
+    """Refuse strings that cannot be stored as UTF-8 or carry control characters."""
+    if not value.isascii():
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:  # a lone surrogate, e.g. from a JSON "\\ud800" escape
+            raise PydanticCustomError("invalid_unicode", "not valid Unicode text") from None
+    if CONTROL_CHARACTERS.search(value) is not None:
+        raise PydanticCustomError("control_character", "contains a control character")
+    return value
+
+
+def _check_currency(value: str) -> str:
+    code = value.upper()
+    if code not in _CURRENCIES:
+        raise PydanticCustomError("unknown_currency", "not an ISO 4217 currency code")
+    return code
+
+
+# pydantic-core refuses lone surrogates itself ("string_unicode"); the pattern refuses
+# control characters natively, without a Python call per field.
+Text = Annotated[str, Field(pattern=r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f]*$")]
+Token = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_.:-]+$")]
+Currency = Annotated[str, Field(min_length=3, max_length=3), AfterValidator(_check_currency)]
+FieldValue = str | int | float | bool | None | list[Any] | dict[str, Any]
+
+
+class Submission(BaseModel):
+    """One capture from an order form: context plus the raw fields as submitted.
+
+    Field values are checked by the capture step against the order form's field map,
+    so unknown fields may hold anything: they are dropped, never stored.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid", use_attribute_docstrings=True)
+
+    v: Literal[1] = 1
+    """Version of the wire format."""
+    form_id: Annotated[Text, Field(min_length=1, max_length=128)]
+    """The order form's id."""
+    fields: dict[str, FieldValue] = Field(default_factory=dict)
+    """Raw form fields by input name."""
+    product_id: Annotated[Text, Field(max_length=128)] | None = None
+    """The product's id."""
+    product_name: Annotated[Text, Field(max_length=256)] | None = None
+    """The product's name."""
+    cart_value: Annotated[Decimal, Field(ge=0, le=Decimal("1e12"), allow_inf_nan=False)] | None = (
+        None
+    )
+    """The cart's value (a number or a decimal string)."""
+    currency: Currency | None = None
+    """ISO 4217 code of ``cart_value``."""
+    seller: Annotated[Text, Field(max_length=64)] | None = None
+    """The seller of record, when the form does not declare it."""
+    steps_total: Annotated[int, Field(ge=1, le=100)] | None = None
+    """Number of steps of a multi-step order form."""
+    contact_step: Annotated[int, Field(ge=1, le=100)] | None = None
+    """The 1-based step on which contact data is entered."""
+    consent: dict[Channel, bool] = Field(default_factory=dict)
+    """Consent checkboxes by channel, as ticked by the prospect."""
+    consent_version: Annotated[Text, Field(max_length=64)] | None = None
+    """Version of the consent text shown next to the checkboxes."""
+    session_id: Token | None = None
+    """The snippet's random browser-session id."""
+    event_id: Token | None = None
+    """The snippet's id for this capture, for idempotency."""
+
+    @field_validator("fields")
+    @classmethod
+    def _bounded_fields(cls, value: dict[str, FieldValue]) -> dict[str, FieldValue]:
+        if len(value) > MAX_FIELDS:
+            raise PydanticCustomError("too_many_fields", f"more than {MAX_FIELDS} fields")
+        for name in value:
+            if not name or len(name) > MAX_FIELD_NAME_LENGTH:
+                raise PydanticCustomError("invalid_field_name", "field name empty or too long")
+            check_text(name)
+        return value
+
+    @model_validator(mode="after")
+    def _contact_step_within_steps(self) -> Submission:
+        if (
+            self.steps_total is not None
+            and self.contact_step is not None
+            and self.contact_step > self.steps_total
+        ):
+            raise PydanticCustomError("step_out_of_range", "contact_step is after the last step")
+        return self
+
+
+def parse_submission(data: Mapping[str, Any] | Submission) -> Submission:
+    """Validate a decoded JSON object as a ``Submission``.
+
+    Raises ``InvalidInputError`` naming the first offending field and a reason code.
+    """
+    if isinstance(data, Submission):
+        return data
+    if not isinstance(data, Mapping):
+        raise InvalidInputError("the body must be a JSON object", field="$", reason="not_an_object")
+    try:
+        return Submission.model_validate(data)
+    except ValidationError as exc:
+        raise invalid_input_from(exc) from None
+
+
+_REASONS: Final = {
+    "extra_forbidden": "unknown_field",
+    "string_unicode": "invalid_unicode",
+    "string_pattern_mismatch": "control_character",
+    "string_too_long": "too_long",
+    "string_too_short": "empty",
+}
+
+
+_MESSAGES: Final = {
+    "control_character": "contains a control character",
+    "invalid_token": "must be 1-128 letters, digits or _ . : -",
+    "unknown_field": "is not a known key",
+}
+
+
+def invalid_input_from(exc: ValidationError) -> InvalidInputError:
+    """Turn pydantic's first error into an ``InvalidInputError`` without echoing input."""
+    error = exc.errors(include_url=False, include_input=False)[0]
+    field = ".".join(str(part) for part in error["loc"]) or "$"
+    reason = _REASONS.get(str(error["type"]), str(error["type"]))
+    if reason == "control_character" and field in ("session_id", "event_id"):
+        reason = "invalid_token"
+    message = _MESSAGES.get(reason, str(error["msg"]))
+    return InvalidInputError(f"{field}: {message}", field=field, reason=reason)

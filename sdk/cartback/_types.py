@@ -1,0 +1,61 @@
+"""Type aliases shared across the package: the vocabularies of cartback."""
+
+from __future__ import annotations
+
+from typing import Final, Literal, get_args
+
+__all__ = [
+    "CHANNELS",
+    "CanonicalField",
+    "CartStatus",
+    "Channel",
+    "ConsentAction",
+    "ConsentSourceKind",
+    "EventType",
+    "ReasonCode",
+]
+
+Channel = Literal["email", "sms", "push", "newsletter"]
+"""A way of reaching a prospect that needs its own consent."""
+
+CHANNELS: Final[tuple[Channel, ...]] = get_args(Channel)
+
+ConsentAction = Literal["granted", "withdrawn"]
+"""What a consent event does to a channel."""
+
+ConsentSourceKind = Literal["form", "api", "unsubscribe_link", "snippet_optout"]
+"""Where a consent event came from."""
+
+CartStatus = Literal["open", "ordered"]
+"""``open`` until the prospect buys; ``ordered`` once an order closed it."""
+
+CanonicalField = Literal[
+    "email",
+    "phone",
+    "first_name",
+    "last_name",
+    "street",
+    "house_number",
+    "city",
+    "state",
+    "postal_code",
+    "country",
+    "newsletter",
+]
+"""The contact, address and opt-in fields cartback knows how to store."""
+
+ReasonCode = Literal[
+    "seller_missing",
+    "seller_not_allowed",
+    "country_missing",
+    "country_unknown",
+    "country_excluded",
+    "email_missing",
+    "email_invalid",
+    "contact_missing",
+    "no_step_after_contact",
+]
+"""Why a prospect may not be stored; stable strings that clients can rely on."""
+
+EventType = Literal["cart.captured", "cart.updated", "cart.ordered", "consent.changed"]
+"""The domain events written to the outbox."""

@@ -1,0 +1,270 @@
+"""Raw form fields -> the filled, allowed, normalised fields that may be stored.
+
+Pure functions: values in, values out. The facade (``Cartback``) persists the result.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Final
+
+from cartback._contact_values import normalize_phone
+from cartback._errors import InvalidInputError
+from cartback._luhn import contains_card_number
+from cartback._models import CartContext, ConsentEvent, ConsentSource, Contact, DroppedFields
+from cartback._submission import CONTROL_CHARACTERS, MAX_FIELD_LENGTH, FieldValue, Submission
+from cartback._types import CanonicalField, Channel, ReasonCode
+from cartback.eligibility import EligibilityPolicy, EligibilityResult
+from cartback.order_form import OrderForm, field_key
+
+__all__ = ["CapturePlan", "FilledFields", "extract_fields", "plan_capture"]
+
+_TRUE: Final = frozenset({"1", "true", "on", "yes", "y", "checked", "subscribe"})
+_FALSE: Final = frozenset({"0", "false", "off", "no", "n", "unchecked"})
+
+
+@dataclass(frozen=True, slots=True)
+class FilledFields:
+    """The fields of one submission that were filled and are allowed, not yet normalised."""
+
+    values: dict[CanonicalField, str] = field(default_factory=dict)
+    """Canonical field -> stripped value (``newsletter`` excluded)."""
+    address_extra: dict[str, str] = field(default_factory=dict)
+    """Declared additional address fields, by field key."""
+    newsletter: bool | None = None
+    """The newsletter checkbox, when the form sent one."""
+    newsletter_field: str | None = None
+    """The name of the newsletter input, for the consent source."""
+    dropped: DroppedFields = field(default_factory=DroppedFields)
+    """What was not kept, counted by reason."""
+
+
+def _invalid(name: str, message: str, reason: str) -> InvalidInputError:
+    return InvalidInputError(f"fields.{name}: {message}", field=f"fields.{name}", reason=reason)
+
+
+def _text(name: str, value: FieldValue) -> str | None:
+    """A mapped field's value as text; ``None`` when empty. Raises on unusable input."""
+    if type(value) is not str:
+        if value is None:
+            return None
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise _invalid(name, "a form value must be a string", "not_a_string")
+        value = str(value)
+    if len(value) > MAX_FIELD_LENGTH:
+        raise _invalid(name, f"longer than {MAX_FIELD_LENGTH} characters", "too_long")
+    if not value.isascii():
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:  # a lone surrogate, e.g. from a JSON "\\ud800" escape
+            raise _invalid(name, "not valid Unicode text", "invalid_unicode") from None
+    if CONTROL_CHARACTERS.search(value) is not None:
+        raise _invalid(name, "contains a control character", "control_character")
+    return " ".join(value.split()) or None
+
+
+def _checkbox(name: str, value: FieldValue) -> bool | None:
+    if value is None or isinstance(value, bool):
+        return value
+    text = _text(name, value)
+    if text is None:
+        return False
+    folded = text.casefold()
+    if folded in _FALSE:
+        return False
+    # A checked box posts its value attribute, which may be anything ("on" by default).
+    return True if folded in _TRUE else bool(folded)
+
+
+def extract_fields(form: OrderForm, fields: Mapping[str, FieldValue]) -> FilledFields:
+    """Keep only the filled, allowed fields of a submission.
+
+    Dropped (and counted, never logged): empty and placeholder values, inputs the form
+    does not map (extra fields), the payment plan, and any value holding a card number.
+    Raises ``InvalidInputError`` when a mapped field is not text, too long, or not
+    valid Unicode. When two inputs map to the same field, the first filled one wins.
+    """
+    lookup = form.lookup
+    placeholders = form.placeholder_lookup
+    values: dict[CanonicalField, str] = {}
+    extra: dict[str, str] = {}
+    newsletter: bool | None = None
+    newsletter_field: str | None = None
+    counts = {"empty": 0, "placeholder": 0, "extra": 0, "payment_plan": 0, "card_number": 0}
+
+    for name, raw in fields.items():
+        key = field_key(name)
+        if key in form.payment_plan_fields:
+            counts["payment_plan"] += 1
+            continue
+        canonical = lookup.get(key)
+        is_extra_address = canonical is None and key in form.additional_address_fields
+        if canonical is None and not is_extra_address:
+            counts["extra"] += 1
+            continue
+        if canonical == "newsletter":
+            if newsletter is None:
+                newsletter = _checkbox(name, raw)
+                newsletter_field = None if contains_card_number(name) else name
+            continue
+        text = _text(name, raw)
+        if text is None:
+            counts["empty"] += 1
+        elif placeholders.get(key) == text.casefold():
+            counts["placeholder"] += 1
+        elif contains_card_number(text):
+            counts["card_number"] += 1
+        elif is_extra_address:
+            extra.setdefault(key, text)
+        elif canonical is not None:
+            values.setdefault(canonical, text)
+
+    return FilledFields(
+        values=values,
+        address_extra=extra,
+        newsletter=newsletter,
+        newsletter_field=newsletter_field,
+        dropped=DroppedFields(**counts),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class CapturePlan:
+    """What to store for one submission, or why nothing may be stored."""
+
+    eligibility: EligibilityResult
+    """The verdict; when not eligible, ``contact`` is ``None`` and nothing is stored."""
+    dropped: DroppedFields
+    """Fields not kept, by reason."""
+    captured_at: datetime
+    """The injected clock's time of the capture."""
+    contact: Contact | None = None
+    """The contact to store."""
+    context: CartContext | None = None
+    """The cart context to store."""
+    newsletter_opt_in: bool | None = None
+    """The newsletter checkbox, when the form has one."""
+    consents: tuple[ConsentEvent, ...] = ()
+    """Consent grants ticked on the form, to append to the ledger."""
+    session_id: str | None = None
+    """The snippet's session id."""
+
+    @property
+    def stored(self) -> bool:
+        """Whether this plan stores anything."""
+        return self.contact is not None
+
+
+def _without_card(value: str | None) -> tuple[str | None, int]:
+    if value is not None and contains_card_number(value):
+        return None, 1
+    return value, 0
+
+
+def plan_capture(
+    submission: Submission,
+    *,
+    form: OrderForm,
+    policy: EligibilityPolicy,
+    now: datetime,
+    fallback_country: str | None = None,
+) -> CapturePlan:
+    """Decide what one submission stores: eligibility, then the filled fields.
+
+    ``fallback_country`` is used only when the form has no country field (e.g. a
+    trusted CDN header); nothing is ever guessed. The form declaration's seller and
+    steps win over what the page claims.
+    """
+    if contains_card_number(submission.form_id):
+        raise InvalidInputError(
+            "form_id: contains a payment-card number", field="form_id", reason="card_number"
+        )
+    filled = extract_fields(form, submission.fields)
+    steps_total = form.steps_total if form.steps_total is not None else submission.steps_total
+    contact_step = form.contact_step if form.steps_total is not None else submission.contact_step
+    verdict = policy.check(
+        seller=form.seller or submission.seller,
+        country=filled.values.get("country") or fallback_country,
+        email=filled.values.get("email"),
+        steps_total=steps_total,
+        contact_step=contact_step,
+    )
+    dropped = filled.dropped
+    if "email" in filled.values and verdict.email is None:
+        dropped = dropped.model_copy(update={"invalid": dropped.invalid + 1})
+    if not verdict.eligible:
+        return CapturePlan(eligibility=verdict, dropped=dropped, captured_at=now)
+
+    phone, phone_e164 = None, None
+    if "phone" in filled.values:
+        phone, phone_e164 = normalize_phone(filled.values["phone"], verdict.country)
+    values = filled.values
+    contact = Contact(
+        email=verdict.email,
+        phone=phone,
+        phone_e164=phone_e164,
+        first_name=values.get("first_name"),
+        last_name=values.get("last_name"),
+        street=values.get("street"),
+        house_number=values.get("house_number"),
+        city=values.get("city"),
+        state=values.get("state"),
+        postal_code=values.get("postal_code"),
+        country=verdict.country,
+        address_extra=filled.address_extra,
+    )
+    if contact.prospect_key is None:
+        reasons: tuple[ReasonCode, ...] = ("contact_missing",)
+        refused = verdict.model_copy(update={"eligible": False, "reasons": reasons})
+        return CapturePlan(eligibility=refused, dropped=dropped, captured_at=now)
+
+    product_id, cards_a = _without_card(submission.product_id)
+    product_name, cards_b = _without_card(submission.product_name)
+    seller, cards_c = _without_card(form.seller or submission.seller)
+    session_id, cards_d = _without_card(submission.session_id)
+    version, cards_e = _without_card(submission.consent_version or form.consent_text_version)
+    context_cards = cards_a + cards_b + cards_c + cards_d + cards_e
+    if context_cards:
+        dropped = dropped.model_copy(update={"card_number": dropped.card_number + context_cards})
+    context = CartContext(
+        form_id=submission.form_id,
+        product_id=product_id,
+        product_name=product_name,
+        cart_value=submission.cart_value,
+        currency=submission.currency,
+        seller=seller,
+    )
+
+    newsletter = filled.newsletter
+    granted: dict[Channel, str] = {}
+    if newsletter:
+        granted["newsletter"] = filled.newsletter_field or "newsletter"
+    for channel, ticked in submission.consent.items():
+        if ticked:
+            granted.setdefault(channel, f"consent.{channel}")
+            if channel == "newsletter":
+                newsletter = True
+    consents = tuple(
+        ConsentEvent(
+            prospect=contact.prospect_key,
+            channel=channel,
+            action="granted",
+            at=now,
+            source=ConsentSource(kind="form", ref=f"{submission.form_id}:{field_name}"),
+            text_version=version,
+            session_id=session_id,
+        )
+        for channel, field_name in granted.items()
+    )
+    return CapturePlan(
+        eligibility=verdict,
+        dropped=dropped,
+        captured_at=now,
+        contact=contact,
+        context=context,
+        newsletter_opt_in=newsletter,
+        consents=consents,
+        session_id=session_id,
+    )

@@ -1,0 +1,46 @@
+"""Fixtures shared by every test: a fake clock and stores on real SQLite files."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from cartback import Cartback, SQLiteStore
+
+
+class FakeClock:
+    """A clock that only moves when the test says so."""
+
+    def __init__(self, start: datetime | None = None) -> None:
+        self.now = start or datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, **delta: float) -> datetime:
+        self.now += timedelta(**delta)
+        return self.now
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture
+def db_path(tmp_path: Path) -> Path:
+    return tmp_path / "cartback.sqlite3"
+
+
+@pytest.fixture
+def store(db_path: Path) -> Iterator[SQLiteStore]:
+    with SQLiteStore(db_path) as opened:
+        yield opened
+
+
+@pytest.fixture
+def client(store: SQLiteStore, clock: FakeClock) -> Cartback:
+    return Cartback(store, clock=clock)
