@@ -10,6 +10,10 @@ import pytest
 
 from cartback import Cartback, SQLiteStore
 
+# The receiver's fixtures (receiver_settings, receiver_app, receiver_client,
+# live_receiver, ...) serve tests/server and tests/browser alike.
+pytest_plugins = ["tests.server.fixtures"]
+
 
 class FakeClock:
     """A clock that only moves when the test says so."""

@@ -11,7 +11,9 @@ from cartback._errors import (
     CartNotFoundError,
     ConfigurationError,
     InvalidInputError,
+    SignatureError,
     StoreError,
+    TokenExpiredError,
 )
 from cartback._luhn import contains_card_number
 from cartback._models import (
@@ -52,12 +54,21 @@ from cartback.capture import CapturePlan, FilledFields, extract_fields, plan_cap
 from cartback.client import CaptureResult, CaptureStatus, Cartback
 from cartback.consent import DEFAULT_CONSENT, ConsentDecision, decide_consent
 from cartback.eligibility import EligibilityPolicy, EligibilityResult
+from cartback.export import CSV_COLUMNS, CsvFormat, cart_row, iter_csv, neutralize_cell
+from cartback.links import UTM_PARAMETERS, LinkClaims, LinkKind, LinkSigner, prefill_url
 from cartback.order_form import (
     DEFAULT_ADDITIONAL_ADDRESS_FIELDS,
     DEFAULT_FIELD_MAP,
     DEFAULT_PAYMENT_PLAN_FIELDS,
     OrderForm,
     field_key,
+)
+from cartback.signatures import (
+    DEFAULT_TOLERANCE_SECONDS,
+    decode_secret,
+    sign_webhook,
+    verify_webhook,
+    webhook_headers,
 )
 from cartback.store import (
     CartPage,
@@ -74,10 +85,12 @@ __version__ = "0.1.0"
 
 __all__ = [
     "CHANNELS",
+    "CSV_COLUMNS",
     "DEFAULT_ADDITIONAL_ADDRESS_FIELDS",
     "DEFAULT_CONSENT",
     "DEFAULT_FIELD_MAP",
     "DEFAULT_PAYMENT_PLAN_FIELDS",
+    "DEFAULT_TOLERANCE_SECONDS",
     "EEA_MEMBER_STATES",
     "EU_MEMBER_STATES",
     "EU_SPECIAL_TERRITORIES",
@@ -85,6 +98,7 @@ __all__ = [
     "MAX_FIELD_LENGTH",
     "MAX_FIELD_NAME_LENGTH",
     "REGIONS",
+    "UTM_PARAMETERS",
     "CanonicalField",
     "CapturePlan",
     "CaptureResult",
@@ -106,6 +120,7 @@ __all__ = [
     "ConsentSource",
     "ConsentSourceKind",
     "Contact",
+    "CsvFormat",
     "DroppedFields",
     "EligibilityPolicy",
     "EligibilityResult",
@@ -113,6 +128,9 @@ __all__ = [
     "EventType",
     "FilledFields",
     "InvalidInputError",
+    "LinkClaims",
+    "LinkKind",
+    "LinkSigner",
     "OrderClosure",
     "OrderForm",
     "OutboxEvent",
@@ -121,16 +139,26 @@ __all__ = [
     "SQLiteStore",
     "SaveOutcome",
     "SaveStatus",
+    "SignatureError",
     "Store",
     "StoreError",
     "Submission",
+    "TokenExpiredError",
     "__version__",
+    "cart_row",
     "contains_card_number",
     "decide_consent",
+    "decode_secret",
     "extract_fields",
     "field_key",
+    "iter_csv",
+    "neutralize_cell",
     "normalize_country",
     "parse_submission",
     "plan_capture",
+    "prefill_url",
+    "sign_webhook",
     "system_clock",
+    "verify_webhook",
+    "webhook_headers",
 ]

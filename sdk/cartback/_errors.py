@@ -5,6 +5,8 @@ CartbackError                  every error this package raises on purpose
 ├── InvalidInputError          a submission, field or argument is malformed (HTTP 4xx)
 ├── ConfigurationError         a policy, order form or store is configured wrongly
 ├── CartNotFoundError          no cart has the given id
+├── SignatureError             a signed message or link token does not verify
+│   └── TokenExpiredError      a link token verified but is past its expiry
 └── StoreError                 the store cannot serve the request (e.g. a newer schema)
 ```
 
@@ -20,7 +22,9 @@ __all__ = [
     "CartbackError",
     "ConfigurationError",
     "InvalidInputError",
+    "SignatureError",
     "StoreError",
+    "TokenExpiredError",
 ]
 
 
@@ -64,3 +68,11 @@ class CartNotFoundError(CartbackError, LookupError):
 
 class StoreError(CartbackError):
     """The store cannot serve the request, e.g. its schema is newer than this code."""
+
+
+class SignatureError(CartbackError):
+    """A webhook signature or a link token does not verify (tampered, wrong key)."""
+
+
+class TokenExpiredError(SignatureError):
+    """A link token is authentic but past its expiry."""

@@ -7,18 +7,20 @@ from typing import Final
 
 _MIN_DIGITS: Final = 13
 _MAX_DIGITS: Final = 19
-# A run of digits in which single spaces or dashes may separate digits, as people
-# type card numbers ("4111 1111 1111 1111", "4111-1111-1111-1111").
-_DIGIT_RUN: Final = re.compile(r"\d(?:[ -]?\d){12,}")
-_SEPARATORS: Final = str.maketrans("", "", " -")
+# A run of digits in which up to four spaces, tabs, dashes or dots may separate digits,
+# as people type card numbers ("4111 1111 1111 1111", "4111-1111-1111-1111",
+# "4111.1111.1111.1111"). \d also matches other scripts' digits (full-width,
+# Arabic-Indic): a card number typed that way is still a card number.
+_DIGIT_RUN: Final = re.compile(r"\d(?:[\s.\-]{0,4}\d){12,}")
+_NOT_DIGIT: Final = re.compile(r"\D")
 _DOUBLED: Final = (0, 2, 4, 6, 8, 1, 3, 5, 7, 9)
 
 
 def luhn_valid(digits: str) -> bool:
-    """Whether a string of ASCII digits passes the Luhn checksum."""
+    """Whether a string of decimal digits (any script) passes the Luhn checksum."""
     total = 0
     for position, char in enumerate(reversed(digits)):
-        digit = ord(char) - 48
+        digit = int(char)
         total += _DOUBLED[digit] if position % 2 else digit
     return total % 10 == 0
 
@@ -29,7 +31,7 @@ def _any_luhn_window(digits: str) -> bool:
     Prefix sums by index parity make each window O(1): in a window ending at index
     ``e``, digits at the same parity as ``e`` count plain and the others doubled.
     """
-    values = [ord(char) - 48 for char in digits]
+    values = [int(char) for char in digits]
     plain = [[0], [0]]  # plain[p][i]: sum of values[j] for j < i with j % 2 == p
     doubled = [[0], [0]]
     for index, value in enumerate(values):
@@ -58,7 +60,7 @@ def contains_card_number(value: str) -> bool:
     the side of dropping a value: a long digit run is rarely contact data.
     """
     for match in _DIGIT_RUN.finditer(value):
-        digits = match.group().translate(_SEPARATORS)
+        digits = _NOT_DIGIT.sub("", match.group())
         if _MIN_DIGITS <= len(digits) <= _MAX_DIGITS and luhn_valid(digits):
             return True
         if _any_luhn_window(digits):

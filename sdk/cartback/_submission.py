@@ -26,6 +26,7 @@ __all__ = [
     "MAX_FIELDS",
     "MAX_FIELD_LENGTH",
     "MAX_FIELD_NAME_LENGTH",
+    "Money",
     "Submission",
     "parse_submission",
 ]
@@ -66,7 +67,12 @@ def _check_currency(value: str) -> str:
 # control characters natively, without a Python call per field.
 Text = Annotated[str, Field(pattern=r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f]*$")]
 Token = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_.:-]+$")]
-Currency = Annotated[str, Field(min_length=3, max_length=3), AfterValidator(_check_currency)]
+Currency = Annotated[str, Field(max_length=3), AfterValidator(_check_currency)]
+Money = Annotated[
+    Decimal, Field(ge=0, lt=Decimal("1e8"), max_digits=12, decimal_places=4, allow_inf_nan=False)
+]
+"""An amount below 100 million with at most 4 decimals: at most 12 digits, so its text
+can never hold a 13-digit run that looks like a card number."""
 FieldValue = str | int | float | bool | None | list[Any] | dict[str, Any]
 
 
@@ -83,16 +89,15 @@ class Submission(BaseModel):
     """Version of the wire format."""
     form_id: Annotated[Text, Field(min_length=1, max_length=128)]
     """The order form's id."""
-    fields: dict[str, FieldValue] = Field(default_factory=dict)
-    """Raw form fields by input name."""
+    fields: dict[str, Any] = Field(default_factory=dict)
+    """Raw form fields by input name. Values are checked by the capture step (a mapped
+    field must be text), so an unknown field may hold anything: it is dropped."""
     product_id: Annotated[Text, Field(max_length=128)] | None = None
     """The product's id."""
     product_name: Annotated[Text, Field(max_length=256)] | None = None
     """The product's name."""
-    cart_value: Annotated[Decimal, Field(ge=0, le=Decimal("1e12"), allow_inf_nan=False)] | None = (
-        None
-    )
-    """The cart's value (a number or a decimal string)."""
+    cart_value: Money | None = None
+    """The cart's value (a number or a decimal string, at most 4 decimals)."""
     currency: Currency | None = None
     """ISO 4217 code of ``cart_value``."""
     seller: Annotated[Text, Field(max_length=64)] | None = None
@@ -112,7 +117,7 @@ class Submission(BaseModel):
 
     @field_validator("fields")
     @classmethod
-    def _bounded_fields(cls, value: dict[str, FieldValue]) -> dict[str, FieldValue]:
+    def _bounded_fields(cls, value: dict[str, Any]) -> dict[str, Any]:
         if len(value) > MAX_FIELDS:
             raise PydanticCustomError("too_many_fields", f"more than {MAX_FIELDS} fields")
         for name in value:
@@ -152,7 +157,7 @@ _REASONS: Final = {
     "string_unicode": "invalid_unicode",
     "string_pattern_mismatch": "control_character",
     "string_too_long": "too_long",
-    "string_too_short": "empty",
+    "string_too_short": "too_short",
 }
 
 
@@ -166,7 +171,7 @@ _MESSAGES: Final = {
 def invalid_input_from(exc: ValidationError) -> InvalidInputError:
     """Turn pydantic's first error into an ``InvalidInputError`` without echoing input."""
     error = exc.errors(include_url=False, include_input=False)[0]
-    field = ".".join(str(part) for part in error["loc"]) or "$"
+    field = (".".join(str(part) for part in error["loc"]) or "$")[:128]
     reason = _REASONS.get(str(error["type"]), str(error["type"]))
     if reason == "control_character" and field in ("session_id", "event_id"):
         reason = "invalid_token"

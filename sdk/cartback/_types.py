@@ -57,5 +57,7 @@ ReasonCode = Literal[
 ]
 """Why a prospect may not be stored; stable strings that clients can rely on."""
 
-EventType = Literal["cart.captured", "cart.updated", "cart.ordered", "consent.changed"]
+EventType = Literal[
+    "cart.captured", "cart.updated", "cart.ordered", "consent.changed", "link.clicked"
+]
 """The domain events written to the outbox."""

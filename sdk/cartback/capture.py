@@ -15,7 +15,7 @@ from cartback._errors import InvalidInputError
 from cartback._luhn import contains_card_number
 from cartback._models import CartContext, ConsentEvent, ConsentSource, Contact, DroppedFields
 from cartback._submission import CONTROL_CHARACTERS, MAX_FIELD_LENGTH, FieldValue, Submission
-from cartback._types import CanonicalField, Channel, ReasonCode
+from cartback._types import CanonicalField, Channel, ConsentAction, ReasonCode
 from cartback.eligibility import EligibilityPolicy, EligibilityResult
 from cartback.order_form import OrderForm, field_key
 
@@ -52,7 +52,10 @@ def _text(name: str, value: FieldValue) -> str | None:
             return None
         if isinstance(value, bool) or not isinstance(value, int | float):
             raise _invalid(name, "a form value must be a string", "not_a_string")
-        value = str(value)
+        try:
+            value = str(value)
+        except ValueError:  # an int beyond Python's str() digit limit
+            raise _invalid(name, f"longer than {MAX_FIELD_LENGTH} characters", "too_long") from None
     if len(value) > MAX_FIELD_LENGTH:
         raise _invalid(name, f"longer than {MAX_FIELD_LENGTH} characters", "too_long")
     if not value.isascii():
@@ -99,6 +102,9 @@ def extract_fields(form: OrderForm, fields: Mapping[str, FieldValue]) -> FilledF
         if key in form.payment_plan_fields:
             counts["payment_plan"] += 1
             continue
+        if key in form.extra_fields:
+            counts["extra"] += 1
+            continue
         canonical = lookup.get(key)
         is_extra_address = canonical is None and key in form.additional_address_fields
         if canonical is None and not is_extra_address:
@@ -112,7 +118,7 @@ def extract_fields(form: OrderForm, fields: Mapping[str, FieldValue]) -> FilledF
         text = _text(name, raw)
         if text is None:
             counts["empty"] += 1
-        elif placeholders.get(key) == text.casefold():
+        elif key in placeholders and placeholders[key] == text.casefold():
             counts["placeholder"] += 1
         elif contains_card_number(text):
             counts["card_number"] += 1
@@ -147,7 +153,8 @@ class CapturePlan:
     newsletter_opt_in: bool | None = None
     """The newsletter checkbox, when the form has one."""
     consents: tuple[ConsentEvent, ...] = ()
-    """Consent grants ticked on the form, to append to the ledger."""
+    """Consent boxes as left on the form (grants and explicit withdrawals); the store
+    appends those that change the ledger."""
     session_id: str | None = None
     """The snippet's session id."""
 
@@ -173,9 +180,10 @@ def plan_capture(
 ) -> CapturePlan:
     """Decide what one submission stores: eligibility, then the filled fields.
 
-    ``fallback_country`` is used only when the form has no country field (e.g. a
-    trusted CDN header); nothing is ever guessed. The form declaration's seller and
-    steps win over what the page claims.
+    ``fallback_country`` is used only when the form gives no country (no country field,
+    or one left empty), e.g. from a trusted CDN header; nothing is ever guessed. The form
+    declaration's seller, steps and consent-text version win over what the page claims.
+    A newsletter box sent unticked withdraws a newsletter grant given earlier.
     """
     if contains_card_number(submission.form_id):
         raise InvalidInputError(
@@ -183,7 +191,7 @@ def plan_capture(
         )
     filled = extract_fields(form, submission.fields)
     steps_total = form.steps_total if form.steps_total is not None else submission.steps_total
-    contact_step = form.contact_step if form.steps_total is not None else submission.contact_step
+    contact_step = form.contact_step if form.contact_step is not None else submission.contact_step
     verdict = policy.check(
         seller=form.seller or submission.seller,
         country=filled.values.get("country") or fallback_country,
@@ -199,7 +207,13 @@ def plan_capture(
 
     phone, phone_e164 = None, None
     if "phone" in filled.values:
-        phone, phone_e164 = normalize_phone(filled.values["phone"], verdict.country)
+        typed = filled.values["phone"]
+        phone, phone_e164 = normalize_phone(typed, verdict.country)
+        if contains_card_number(phone):
+            # E.164 joins the digits; when the joined run happens to pass Luhn, keep the
+            # number as typed (its separators break the run) rather than store a run
+            # the card detector would flag.
+            phone, phone_e164 = typed, False
     values = filled.values
     contact = Contact(
         email=verdict.email,
@@ -224,7 +238,7 @@ def plan_capture(
     product_name, cards_b = _without_card(submission.product_name)
     seller, cards_c = _without_card(form.seller or submission.seller)
     session_id, cards_d = _without_card(submission.session_id)
-    version, cards_e = _without_card(submission.consent_version or form.consent_text_version)
+    version, cards_e = _without_card(form.consent_text_version or submission.consent_version)
     context_cards = cards_a + cards_b + cards_c + cards_d + cards_e
     if context_cards:
         dropped = dropped.model_copy(update={"card_number": dropped.card_number + context_cards})
@@ -237,26 +251,29 @@ def plan_capture(
         seller=seller,
     )
 
+    # The boxes as the prospect left them: ticked grants, explicitly unticked withdraws
+    # (the store drops both when they change nothing).
     newsletter = filled.newsletter
-    granted: dict[Channel, str] = {}
-    if newsletter:
-        granted["newsletter"] = filled.newsletter_field or "newsletter"
+    boxes: dict[Channel, tuple[ConsentAction, str]] = {}
+    if newsletter is not None:
+        action: ConsentAction = "granted" if newsletter else "withdrawn"
+        boxes["newsletter"] = (action, filled.newsletter_field or "newsletter")
     for channel, ticked in submission.consent.items():
-        if ticked:
-            granted.setdefault(channel, f"consent.{channel}")
-            if channel == "newsletter":
-                newsletter = True
+        if ticked or channel not in boxes:
+            boxes[channel] = ("granted" if ticked else "withdrawn", f"consent.{channel}")
+        if channel == "newsletter":
+            newsletter = ticked
     consents = tuple(
         ConsentEvent(
             prospect=contact.prospect_key,
             channel=channel,
-            action="granted",
+            action=action,
             at=now,
             source=ConsentSource(kind="form", ref=f"{submission.form_id}:{field_name}"),
             text_version=version,
             session_id=session_id,
         )
-        for channel, field_name in granted.items()
+        for channel, (action, field_name) in boxes.items()
     )
     return CapturePlan(
         eligibility=verdict,

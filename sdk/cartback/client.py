@@ -8,20 +8,26 @@ from datetime import datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any, Literal
 
+from pydantic import TypeAdapter, ValidationError
+
 from cartback._clock import Clock, ensure_utc, system_clock
 from cartback._contact_values import normalize_email
-from cartback._errors import ConfigurationError, InvalidInputError
+from cartback._errors import ConfigurationError, InvalidInputError, SignatureError
 from cartback._luhn import contains_card_number
 from cartback._models import Cart, ConsentEvent, ConsentSource, DroppedFields
-from cartback._submission import Submission, parse_submission
+from cartback._submission import Money, Submission, parse_submission
 from cartback._types import Channel, ConsentAction, ConsentSourceKind, ReasonCode
-from cartback.capture import plan_capture
+from cartback.capture import CapturePlan, plan_capture
 from cartback.consent import DEFAULT_CONSENT, ConsentDecision, decide_consent
 from cartback.eligibility import EligibilityPolicy
+from cartback.links import UTM_PARAMETERS, LinkClaims, LinkKind, LinkSigner
 from cartback.order_form import OrderForm
 from cartback.store import CartPage, CartQuery, ErasureReport, OrderClosure, Store
 
 __all__ = ["CaptureResult", "CaptureStatus", "Cartback"]
+
+_MAX_UTM_LENGTH = 200
+_MONEY: TypeAdapter[Decimal] = TypeAdapter(Money)
 
 CaptureStatus = Literal["stored", "updated", "unchanged", "not_stored"]
 """What a capture did: opened a cart, changed one, repeated one, or stored nothing."""
@@ -72,6 +78,7 @@ class Cartback:
         clock: Clock = system_clock,
         retention_days: int = 90,
         consent_defaults: Mapping[Channel, bool] = DEFAULT_CONSENT,
+        links: LinkSigner | None = None,
     ) -> None:
         if retention_days < 1:
             raise ConfigurationError("retention_days must be at least 1", setting="retention_days")
@@ -86,8 +93,10 @@ class Cartback:
         self.clock = clock
         self.retention_days = retention_days
         self.consent_defaults = consent_defaults
+        self.links = links
 
-    def _now(self) -> datetime:
+    def now(self) -> datetime:
+        """The injected clock's time, checked to be timezone-aware, in UTC."""
         return ensure_utc(self.clock(), name="clock")
 
     def form(self, form_id: str) -> OrderForm:
@@ -108,14 +117,7 @@ class Cartback:
         ineligible prospect (e.g. in the EU) is written nowhere and reported with
         reason codes.
         """
-        parsed = parse_submission(submission)
-        plan = plan_capture(
-            parsed,
-            form=self.form(parsed.form_id),
-            policy=self.policy,
-            now=self._now(),
-            fallback_country=fallback_country,
-        )
+        plan = self.plan(submission, fallback_country=fallback_country)
         if not plan.stored:
             return CaptureResult(
                 status="not_stored", reasons=plan.eligibility.reasons, dropped=plan.dropped
@@ -123,6 +125,26 @@ class Cartback:
         outcome = self.store.save_capture(plan)
         return CaptureResult(
             status=outcome.status, reasons=(), dropped=plan.dropped, cart=outcome.cart
+        )
+
+    def plan(
+        self,
+        submission: Submission | Mapping[str, Any],
+        *,
+        fallback_country: str | None = None,
+    ) -> CapturePlan:
+        """What ``capture`` would store, without storing it (pure, no I/O).
+
+        A receiver can plan on the request path and hand the plan to a batching
+        writer that calls ``Store.save_captures``.
+        """
+        parsed = parse_submission(submission)
+        return plan_capture(
+            parsed,
+            form=self.form(parsed.form_id),
+            policy=self.policy,
+            now=self.now(),
+            fallback_country=fallback_country,
         )
 
     # -- consent -------------------------------------------------------------------
@@ -145,7 +167,7 @@ class Cartback:
             prospect=_prospect_key(email),
             channel=channel,
             action=action,
-            at=self._now(),
+            at=self.now(),
             source=ConsentSource(kind=source, ref=ref),
             text_version=text_version,
         )
@@ -156,7 +178,7 @@ class Cartback:
         self, email: str, channel: Channel, *, at: datetime | None = None
     ) -> ConsentDecision:
         """The ledger's decision for a prospect and channel at ``at`` (default: now)."""
-        when = self._now() if at is None else ensure_utc(at, name="at")
+        when = self.now() if at is None else ensure_utc(at, name="at")
         events = self.store.consent_events(_prospect_key(email))
         return decide_consent(events, channel, when, defaults=self.consent_defaults)
 
@@ -189,22 +211,76 @@ class Cartback:
                 raise InvalidInputError(
                     "revenue must be a number", field="revenue", reason="not_a_number"
                 ) from None
-            if not amount.is_finite() or amount < 0:
+            try:
+                amount = _MONEY.validate_python(amount)
+            except ValidationError:
                 raise InvalidInputError(
-                    "revenue must be a finite, non-negative number",
+                    "revenue must be below 100 million with at most 4 decimals",
                     field="revenue",
                     reason="out_of_range",
-                )
+                ) from None
         if order_id is not None and (len(order_id) > 128 or contains_card_number(order_id)):
             raise InvalidInputError(
                 "order_id is not acceptable", field="order_id", reason="invalid"
             )
         return self.store.close_open_carts(
-            OrderClosure(at=self._now(), order_id=order_id, revenue=amount),
+            OrderClosure(at=self.now(), order_id=order_id, revenue=amount),
             prospect=None if email is None else _prospect_key(email),
             session_id=session_id,
             form_id=form_id,
         )
+
+    # -- links ---------------------------------------------------------------------
+
+    def _signer(self) -> LinkSigner:
+        if self.links is None:
+            raise ConfigurationError("Cartback(links=LinkSigner(...)) is not set", setting="links")
+        return self.links
+
+    def verify_link(self, token: str, kind: LinkKind) -> LinkClaims:
+        """The claims of an authentic, unexpired link token (nothing is recorded)."""
+        return self._signer().verify(token, now=self.now(), kind=kind)
+
+    def recovery_token(self, cart_id: str) -> str:
+        """A signed, expiring token for a link that reopens the cart's order form."""
+        return self._signer().recovery_token(self.store.get_cart(cart_id).id, now=self.now())
+
+    def unsubscribe_token(self, cart_id: str, channel: Channel) -> str:
+        """A signed token for a link that withdraws consent on ``channel``."""
+        return self._signer().unsubscribe_token(self.store.get_cart(cart_id).id, channel)
+
+    def open_recovery_link(self, token: str, utm: Mapping[str, str] | None = None) -> Cart:
+        """Verify a recovery token, record the click with its UTM parameters, return
+        the cart (to pre-fill its form). Raises ``SignatureError``,
+        ``TokenExpiredError`` or ``CartNotFoundError``."""
+        now = self.now()
+        claims = self._signer().verify(token, now=now, kind="recover")
+        cart = self.store.get_cart(claims.cart_id)
+        kept = {
+            name: value[:_MAX_UTM_LENGTH]
+            for name, value in (utm or {}).items()
+            if name in UTM_PARAMETERS and value and not contains_card_number(value)
+        }
+        self.store.record_click(cart.id, now, kept)
+        return cart
+
+    def unsubscribe(self, token: str) -> ConsentEvent:
+        """Verify an unsubscribe token and withdraw the channel's consent."""
+        now = self.now()
+        claims = self._signer().verify(token, now=now, kind="unsubscribe")
+        cart = self.store.get_cart(claims.cart_id)
+        prospect = cart.contact.prospect_key
+        if prospect is None or claims.channel is None:
+            raise SignatureError("unsubscribe token names no channel")
+        event = ConsentEvent(
+            prospect=prospect,
+            channel=claims.channel,
+            action="withdrawn",
+            at=now,
+            source=ConsentSource(kind="unsubscribe_link", ref=cart.id),
+        )
+        self.store.append_consent([event])
+        return event
 
     # -- queries -------------------------------------------------------------------
 
@@ -230,4 +306,4 @@ class Cartback:
 
     def purge_expired(self) -> int:
         """Remove carts idle for longer than ``retention_days``; returns how many."""
-        return self.store.purge(self._now() - timedelta(days=self.retention_days))
+        return self.store.purge(self.now() - timedelta(days=self.retention_days))

@@ -7,7 +7,7 @@ must be safe to call from several threads.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
@@ -119,6 +119,19 @@ class Store(Protocol):
         """Store an eligible capture: merge it into the prospect's open cart on the same
         form, or open a new cart; append its consent grants; write outbox events; all in
         one transaction. A stored field is never erased by a missing one."""
+        ...
+
+    def save_captures(self, plans: Sequence[CapturePlan]) -> list[SaveOutcome]:
+        """``save_capture`` for several plans in one transaction (one durable commit),
+        in order; a later plan sees the carts the earlier ones opened."""
+        ...
+
+    def record_click(self, cart_id: str, at: datetime, utm: Mapping[str, str]) -> None:
+        """Record a click on a recovery link (and a ``link.clicked`` outbox event)."""
+        ...
+
+    def clicks(self, cart_id: str) -> list[tuple[datetime, dict[str, str]]]:
+        """A cart's recovery-link clicks, oldest first, with their UTM parameters."""
         ...
 
     def append_consent(self, events: Sequence[ConsentEvent]) -> int:

@@ -8,7 +8,8 @@ from __future__ import annotations
 from typing import Final
 
 MIGRATIONS: Final[tuple[str, ...]] = (
-    # 1: carts, the sessions that touched them, the consent ledger, the outbox.
+    # 1: carts, the sessions that touched them, recovery-link clicks, the consent
+    # ledger, the outbox.
     """
     CREATE TABLE carts (
         id          TEXT PRIMARY KEY,
@@ -31,6 +32,14 @@ MIGRATIONS: Final[tuple[str, ...]] = (
         PRIMARY KEY (session_id, cart_id)
     ) WITHOUT ROWID;
     CREATE INDEX cart_sessions_by_cart ON cart_sessions (cart_id);
+
+    CREATE TABLE link_clicks (
+        seq         INTEGER PRIMARY KEY,
+        cart_id     TEXT NOT NULL REFERENCES carts (id) ON DELETE CASCADE,
+        at          TEXT NOT NULL,
+        utm         TEXT NOT NULL
+    );
+    CREATE INDEX link_clicks_by_cart ON link_clicks (cart_id);
 
     CREATE TABLE consent_events (
         seq         INTEGER PRIMARY KEY,

@@ -6,11 +6,12 @@ import json
 import os
 import sqlite3
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time
 from typing import Any, Literal
 
+from cartback._contact_values import normalize_email
 from cartback._errors import CartNotFoundError, ConfigurationError, InvalidInputError, StoreError
 from cartback._ids import new_id
 from cartback._merge import merge_into, new_cart
@@ -44,8 +45,7 @@ def _ts(value: datetime) -> str:
 def _bound(value: date | datetime, *, end: bool) -> str:
     if isinstance(value, datetime):
         return _ts(value)
-    day = datetime.combine(value, time.min, tzinfo=UTC)
-    return _ts(day + timedelta(days=1) - timedelta(microseconds=1) if end else day)
+    return _ts(datetime.combine(value, time.max if end else time.min, tzinfo=UTC))
 
 
 def _escape_like(text: str) -> str:
@@ -82,6 +82,8 @@ class SQLiteStore:
             self._db.execute("PRAGMA journal_mode = WAL")
         self._db.execute(f"PRAGMA synchronous = {synchronous}")
         self._db.execute("PRAGMA foreign_keys = ON")
+        # Erased rows are overwritten, not left in free pages of the file.
+        self._db.execute("PRAGMA secure_delete = ON")
         self._migrate()
 
     # -- lifecycle ---------------------------------------------------------------
@@ -90,6 +92,7 @@ class SQLiteStore:
         with self._lock:
             (version,) = self._db.execute("PRAGMA user_version").fetchone()
             if version > len(MIGRATIONS):
+                self._db.close()
                 raise StoreError(
                     f"database schema version {version} is newer than this cartback "
                     f"({len(MIGRATIONS)}); upgrade cartback"
@@ -185,17 +188,18 @@ class SQLiteStore:
             )
 
     def _append_consent(
-        self, db: sqlite3.Connection, events: Sequence[ConsentEvent], *, skip_in_force: bool
+        self, db: sqlite3.Connection, events: Sequence[ConsentEvent], *, changes_only: bool
     ) -> int:
         written = 0
         for event in events:
-            if skip_in_force:
+            if changes_only:
                 latest = db.execute(
                     "SELECT action FROM consent_events WHERE prospect = ? AND channel = ?"
                     " ORDER BY at DESC, action = 'withdrawn' DESC, seq DESC LIMIT 1",
                     (event.prospect, event.channel),
                 ).fetchone()
-                if latest is not None and latest[0] == event.action:
+                current = "withdrawn" if latest is None else latest[0]
+                if current == event.action:
                     continue
             db.execute(
                 "INSERT INTO consent_events (prospect, channel, action, at, session_id, body)"
@@ -221,47 +225,84 @@ class SQLiteStore:
             written += 1
         return written
 
-    def save_capture(self, plan: CapturePlan) -> SaveOutcome:
-        """Merge into the open cart of this prospect and form, or open one."""
+    def _save_one(self, db: sqlite3.Connection, plan: CapturePlan) -> SaveOutcome:
         if plan.contact is None or plan.context is None:
             raise InvalidInputError(
                 "only an eligible capture can be saved", field="plan", reason="not_eligible"
             )
         prospect = plan.contact.prospect_key
-        with self._transaction() as db:
-            row = db.execute(
-                "SELECT body FROM carts WHERE prospect = ? AND form_id = ? AND status = 'open'",
-                (prospect, plan.context.form_id),
-            ).fetchone()
-            status: SaveStatus
-            if row is None:
-                cart = new_cart(plan, new_id("cart_"))
-                self._write_cart(db, cart, insert=True)
-                status = "stored"
+        row = db.execute(
+            "SELECT body FROM carts WHERE prospect = ? AND form_id = ? AND status = 'open'",
+            (prospect, plan.context.form_id),
+        ).fetchone()
+        status: SaveStatus
+        if row is None:
+            cart = new_cart(plan, new_id("cart_"))
+            self._write_cart(db, cart, insert=True)
+            status = "stored"
+        else:
+            existing = Cart.model_validate_json(row[0])
+            merged = merge_into(existing, plan)
+            if merged is None:
+                cart, status = existing, "unchanged"
             else:
-                existing = Cart.model_validate_json(row[0])
-                merged = merge_into(existing, plan)
-                if merged is None:
-                    cart, status = existing, "unchanged"
-                else:
-                    cart, status = merged, "updated"
-                    self._write_cart(db, cart, insert=False)
-            if status != "unchanged":
-                self._outbox(
-                    db,
-                    "cart.captured" if status == "stored" else "cart.updated",
-                    plan.captured_at,
-                    {"cart": cart.model_dump(mode="json")},
-                    cart_id=cart.id,
-                    prospect=prospect,
-                )
-            consents = self._append_consent(db, plan.consents, skip_in_force=True)
+                cart, status = merged, "updated"
+                self._write_cart(db, cart, insert=False)
+        if status != "unchanged":
+            self._outbox(
+                db,
+                "cart.captured" if status == "stored" else "cart.updated",
+                plan.captured_at,
+                {"cart": cart.model_dump(mode="json")},
+                cart_id=cart.id,
+                prospect=prospect,
+                session_id=plan.session_id,
+            )
+        consents = self._append_consent(db, plan.consents, changes_only=True)
         return SaveOutcome(status=status, cart=cart, consents_recorded=consents)
+
+    def save_capture(self, plan: CapturePlan) -> SaveOutcome:
+        """Merge into the open cart of this prospect and form, or open one."""
+        with self._transaction() as db:
+            return self._save_one(db, plan)
+
+    def save_captures(self, plans: Sequence[CapturePlan]) -> list[SaveOutcome]:
+        """Several captures in one transaction: one commit, one fsync."""
+        with self._transaction() as db:
+            return [self._save_one(db, plan) for plan in plans]
+
+    def record_click(self, cart_id: str, at: datetime, utm: Mapping[str, str]) -> None:
+        """Record a recovery-link click with its UTM parameters."""
+        with self._transaction() as db:
+            row = db.execute("SELECT prospect FROM carts WHERE id = ?", (cart_id,)).fetchone()
+            if row is None:
+                raise CartNotFoundError("no such cart", cart_id=cart_id)
+            clean = {str(key): str(value) for key, value in utm.items()}
+            db.execute(
+                "INSERT INTO link_clicks (cart_id, at, utm) VALUES (?, ?, ?)",
+                (cart_id, _ts(at), json.dumps(clean, sort_keys=True)),
+            )
+            self._outbox(
+                db,
+                "link.clicked",
+                at,
+                {"cart_id": cart_id, "at": _ts(at), "utm": clean},
+                cart_id=cart_id,
+                prospect=row[0],
+            )
+
+    def clicks(self, cart_id: str) -> list[tuple[datetime, dict[str, str]]]:
+        """A cart's recovery-link clicks, oldest first, with their UTM parameters."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT at, utm FROM link_clicks WHERE cart_id = ? ORDER BY seq", (cart_id,)
+            ).fetchall()
+        return [(datetime.fromisoformat(at), json.loads(utm)) for at, utm in rows]
 
     def append_consent(self, events: Sequence[ConsentEvent]) -> int:
         """Append consent events, each with a ``consent.changed`` outbox event."""
         with self._transaction() as db:
-            return self._append_consent(db, events, skip_in_force=False)
+            return self._append_consent(db, events, changes_only=False)
 
     def close_open_carts(
         self,
@@ -340,8 +381,9 @@ class SQLiteStore:
             clauses.append("created_at <= ?")
             params.append(_bound(query.end, end=True))
         if query.email:
+            email = query.email.strip()
             clauses.append("prospect = ?")
-            params.append(query.email.strip().lower())
+            params.append((normalize_email(email) or email).lower())
         if query.email_contains:
             clauses.append("prospect LIKE ? ESCAPE '\\'")
             params.append("%" + _escape_like(query.email_contains.strip().lower()) + "%")
@@ -401,7 +443,15 @@ class SQLiteStore:
                 "DELETE FROM consent_events WHERE prospect = ?", (prospect,)
             ).rowcount
             outbox = db.execute("DELETE FROM outbox WHERE prospect = ?", (prospect,)).rowcount
+        self._checkpoint()
         return ErasureReport(carts=carts, consent_events=consents, outbox_events=outbox)
+
+    def _checkpoint(self) -> None:
+        """Move the WAL into the database file and truncate it, so erased values do not
+        linger in the log. Best effort: a concurrent reader may postpone it."""
+        if self._path != ":memory:":
+            with self._lock:
+                self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
     def forget_session(self, session_id: str) -> ErasureReport:
         """Remove the carts a browser session touched, its consent events and their events."""
@@ -423,6 +473,7 @@ class SQLiteStore:
                 "DELETE FROM consent_events WHERE session_id = ?", (session_id,)
             ).rowcount
             outbox += db.execute("DELETE FROM outbox WHERE session_id = ?", (session_id,)).rowcount
+        self._checkpoint()
         return ErasureReport(carts=carts, consent_events=consents, outbox_events=outbox)
 
     def purge(self, older_than: datetime) -> int:

@@ -1,0 +1,166 @@
+"""Helpers shared by the SDK tests: submissions, card-number strategies, raw-DB scans."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import sqlite3
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from hypothesis import strategies as st
+
+from cartback import contains_card_number
+
+US_SELLER = "us"
+ID_KEYS = frozenset({"id", "cart_id", "event_id", "seq"})
+"""Generated identifiers: random, never user data, so scans skip them."""
+
+
+def submission(
+    *,
+    email: str | None = "alice@example.com",
+    country: str | int | None = "US",
+    form_id: str = "checkout",
+    seller: str | None = US_SELLER,
+    **extra: Any,
+) -> dict[str, Any]:
+    """A JSON-like submission as the snippet sends it, eligible by default."""
+    fields: dict[str, Any] = {}
+    if email is not None:
+        fields["email"] = email
+    if country is not None:
+        fields["country"] = country
+    fields.update(extra.pop("fields", {}))
+    body: dict[str, Any] = {"form_id": form_id, "fields": fields}
+    if seller is not None:
+        body["seller"] = seller
+    body.update(extra)
+    return body
+
+
+def luhn_check_digit(payload: str) -> str:
+    """The digit that makes ``payload + digit`` pass the Luhn checksum."""
+    total = 0
+    for position, char in enumerate(reversed(payload)):
+        digit = int(char)
+        if position % 2 == 0:  # doubled once the check digit is appended
+            digit *= 2
+            if digit > 9:
+                digit -= 9
+        total += digit
+    return str((10 - total % 10) % 10)
+
+
+def luhn_ok(digits: str) -> bool:
+    """A plain reference Luhn check, independent of the SDK's."""
+    total = 0
+    for position, char in enumerate(reversed(digits)):
+        digit = int(char)
+        if position % 2 == 1:
+            digit *= 2
+            if digit > 9:
+                digit -= 9
+        total += digit
+    return total % 10 == 0
+
+
+@st.composite
+def card_numbers(draw: st.DrawFn) -> str:
+    """A Luhn-valid 13-19 digit card number, with random single spaces or dashes."""
+    length = draw(st.integers(min_value=13, max_value=19))
+    payload = draw(st.text(alphabet="0123456789", min_size=length - 1, max_size=length - 1))
+    digits = payload + luhn_check_digit(payload)
+    separators = draw(
+        st.lists(st.sampled_from(["", "", " ", "-"]), min_size=length - 1, max_size=length - 1)
+    )
+    return digits[0] + "".join(
+        sep + digit for sep, digit in zip(separators, digits[1:], strict=True)
+    )
+
+
+def raw_bytes(db_path: Path) -> bytes:
+    """The SQLite file and its -wal and -shm companions, as bytes on disk."""
+    data = b""
+    for suffix in ("", "-wal", "-shm"):
+        path = Path(str(db_path) + suffix)
+        if path.exists():
+            data += path.read_bytes()
+    return data
+
+
+@contextlib.contextmanager
+def reader(db_path: Path) -> Iterator[sqlite3.Connection]:
+    """A separate read-only connection to the store's file."""
+    db = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True)
+    try:
+        yield db
+    finally:
+        db.close()
+
+
+def table_names(db: sqlite3.Connection) -> list[str]:
+    """Every user table of the database."""
+    rows = db.execute(
+        "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'"
+    ).fetchall()
+    return [str(name) for (name,) in rows]
+
+
+def _walk_strings(value: object, key: str | None = None) -> Iterator[str]:
+    if key in ID_KEYS:
+        return
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, bool) or value is None:
+        return
+    elif isinstance(value, int | float):
+        yield str(value)
+    elif isinstance(value, dict):
+        for child_key, child in value.items():
+            yield str(child_key)
+            yield from _walk_strings(child, str(child_key))
+    elif isinstance(value, list):
+        for child in value:
+            yield from _walk_strings(child)
+
+
+def stored_strings(db_path: Path) -> Iterator[tuple[str, str, str]]:
+    """``(table, column, text)`` for every stored value, JSON columns decoded.
+
+    Generated id columns and keys (``id``, ``cart_id``, ``event_id``, ``seq``) are skipped.
+    """
+    with reader(db_path) as db:
+        for table in table_names(db):
+            cursor = db.execute(f"SELECT * FROM {table}")
+            columns = [str(description[0]) for description in cursor.description]
+            for row in cursor.fetchall():
+                for column, value in zip(columns, row, strict=True):
+                    if column in ID_KEYS or value is None:
+                        continue
+                    if column in ("body", "payload"):
+                        for text in _walk_strings(json.loads(value)):
+                            yield table, column, text
+                    else:
+                        yield table, column, str(value)
+
+
+def card_numbers_stored(db_path: Path) -> list[tuple[str, str, str]]:
+    """Every stored value in which ``contains_card_number`` finds a card number."""
+    return [hit for hit in stored_strings(db_path) if contains_card_number(hit[2])]
+
+
+def rows_mentioning(db_path: Path, needle: str) -> list[tuple[str, str]]:
+    """``(table, column)`` of every stored value containing ``needle`` (case-insensitive)."""
+    folded = needle.casefold()
+    hits: list[tuple[str, str]] = []
+    with reader(db_path) as db:
+        for table in table_names(db):
+            cursor = db.execute(f"SELECT * FROM {table}")
+            columns = [str(description[0]) for description in cursor.description]
+            for row in cursor.fetchall():
+                for column, value in zip(columns, row, strict=True):
+                    if value is not None and folded in str(value).casefold():
+                        hits.append((table, column))
+    return hits

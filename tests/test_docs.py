@@ -1,0 +1,45 @@
+"""The generated reference page and the README's promises stay true."""
+
+from __future__ import annotations
+
+import importlib.util
+import re
+from pathlib import Path
+from types import ModuleType
+
+ROOT = Path(__file__).parent.parent
+
+
+def load(path: Path) -> ModuleType:
+    spec = importlib.util.spec_from_file_location(path.stem, path)
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_reference_page_is_up_to_date() -> None:
+    generator = load(ROOT / "docs" / "generate_reference.py")
+    committed = (ROOT / "docs" / "reference.md").read_text(encoding="utf-8")
+    assert committed == generator.render(), "run: python docs/generate_reference.py"
+
+
+def test_readme_opens_with_the_demo_and_test_commands() -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    block = re.search(r"```sh\n(.*?)```", readme, re.DOTALL)
+    assert block is not None
+    assert readme.index("```sh") < readme.index("\n## ")
+    commands = [line.split("#")[0].strip() for line in block.group(1).strip().splitlines()]
+    assert commands == [
+        "python3 -m pip install nox && python3 -m nox -s demo",
+        "python3 -m pip install nox && python3 -m nox",
+    ]
+    ci = (ROOT / ".ci" / "run").read_text(encoding="utf-8")
+    assert commands[1] in ci.splitlines()
+
+
+def test_docs_link_to_files_that_exist() -> None:
+    for page in [ROOT / "README.md", *(ROOT / "docs").glob("*.md")]:
+        for target in re.findall(r"\]\(([^)#:]+)\)", page.read_text(encoding="utf-8")):
+            assert (page.parent / target).exists(), f"{page.name} links to missing {target}"
