@@ -59,6 +59,8 @@ def contains_card_number(value: str) -> bool:
     number glued to other digits (a CVV, an expiry date) is still found. This errs on
     the side of dropping a value: a long digit run is rarely contact data.
     """
+    if len(value) < _MIN_DIGITS:  # most names and cities: no room for a card number
+        return False
     for match in _DIGIT_RUN.finditer(value):
         digits = _NOT_DIGIT.sub("", match.group())
         if _MIN_DIGITS <= len(digits) <= _MAX_DIGITS and luhn_valid(digits):

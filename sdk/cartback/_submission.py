@@ -123,7 +123,8 @@ class Submission(BaseModel):
         for name in value:
             if not name or len(name) > MAX_FIELD_NAME_LENGTH:
                 raise PydanticCustomError("invalid_field_name", "field name empty or too long")
-            check_text(name)
+            if not (name.isascii() and name.isprintable()):
+                check_text(name)
         return value
 
     @model_validator(mode="after")

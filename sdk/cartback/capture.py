@@ -6,7 +6,7 @@ Pure functions: values in, values out. The facade (``Cartback``) persists the re
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Final
 
@@ -63,7 +63,9 @@ def _text(name: str, value: FieldValue) -> str | None:
             value.encode("utf-8")
         except UnicodeEncodeError:  # a lone surrogate, e.g. from a JSON "\\ud800" escape
             raise _invalid(name, "not valid Unicode text", "invalid_unicode") from None
-    if CONTROL_CHARACTERS.search(value) is not None:
+    # isprintable() is a fast C scan; only text with a tab, newline or other
+    # non-printable character needs the precise control-character check.
+    if not value.isprintable() and CONTROL_CHARACTERS.search(value) is not None:
         raise _invalid(name, "contains a control character", "control_character")
     return " ".join(value.split()) or None
 
@@ -201,7 +203,7 @@ def plan_capture(
     )
     dropped = filled.dropped
     if "email" in filled.values and verdict.email is None:
-        dropped = dropped.model_copy(update={"invalid": dropped.invalid + 1})
+        dropped = replace(dropped, invalid=dropped.invalid + 1)
     if not verdict.eligible:
         return CapturePlan(eligibility=verdict, dropped=dropped, captured_at=now)
 
@@ -231,7 +233,7 @@ def plan_capture(
     )
     if contact.prospect_key is None:
         reasons: tuple[ReasonCode, ...] = ("contact_missing",)
-        refused = verdict.model_copy(update={"eligible": False, "reasons": reasons})
+        refused = replace(verdict, eligible=False, reasons=reasons)
         return CapturePlan(eligibility=refused, dropped=dropped, captured_at=now)
 
     product_id, cards_a = _without_card(submission.product_id)
@@ -241,7 +243,7 @@ def plan_capture(
     version, cards_e = _without_card(form.consent_text_version or submission.consent_version)
     context_cards = cards_a + cards_b + cards_c + cards_d + cards_e
     if context_cards:
-        dropped = dropped.model_copy(update={"card_number": dropped.card_number + context_cards})
+        dropped = replace(dropped, card_number=dropped.card_number + context_cards)
     context = CartContext(
         form_id=submission.form_id,
         product_id=product_id,

@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Annotated
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
@@ -37,10 +38,9 @@ def _alpha2_all(values: frozenset[str]) -> frozenset[str]:
     return frozenset(codes)
 
 
-class EligibilityResult(BaseModel):
+@dataclass(frozen=True, slots=True)
+class EligibilityResult:
     """The verdict on one prospect, with the normalised values the rules looked at."""
-
-    model_config = ConfigDict(frozen=True, use_attribute_docstrings=True)
 
     eligible: bool
     """True when every rule passed."""

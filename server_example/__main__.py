@@ -1,0 +1,60 @@
+"""``python -m server_example``: the demo, or the receiver from ``CARTBACK_*`` settings.
+
+Without ``CARTBACK_ADMIN_PASSWORD`` set it starts the demo: a random admin password,
+the demo shop page at ``/`` embedding the snippet, and the dashboard at ``/admin``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+import uvicorn
+
+from server_example.app import create_app
+from server_example.openapi import OPENAPI_PATH, render
+from server_example.settings import Settings
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m server_example", description=__doc__)
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8000)
+    parser.add_argument("--database", type=Path, default=Path("cartback-demo.sqlite3"))
+    parser.add_argument(
+        "--write-openapi", action="store_true", help="rewrite server_example/openapi.json and exit"
+    )
+    args = parser.parse_args(argv)
+    if args.write_openapi:
+        OPENAPI_PATH.write_text(render(), encoding="utf-8")
+        print(f"wrote {OPENAPI_PATH}")
+        return
+
+    public_url = f"http://{args.host}:{args.port}"
+    if os.environ.get("CARTBACK_ADMIN_PASSWORD"):
+        settings = Settings.from_env()
+        banner = [f"cartback receiver on {public_url}  (dashboard: {public_url}/admin)"]
+    else:
+        settings = Settings.for_demo(args.database.resolve(), public_url)
+        banner = [
+            "cartback demo",
+            f"  demo shop (order form): {public_url}/",
+            f"  dashboard:              {public_url}/admin",
+            f"  admin password:         {settings.admin_password}",
+            f"  database:               {settings.database}",
+            "Fill in the order form, close the tab, then open the dashboard.",
+        ]
+    print("\n".join(banner), file=sys.stderr, flush=True)
+    uvicorn.run(
+        create_app(settings),
+        host=args.host,
+        port=args.port,
+        log_level="warning",
+        access_log=False,  # request URLs may carry tokens; keep personal data out of logs
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,164 @@
+"""The reference receiver: ``create_app(settings)`` returns a Starlette app."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import jinja2
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.middleware.cors import CORSMiddleware
+from starlette.requests import Request
+from starlette.responses import FileResponse, JSONResponse, PlainTextResponse, Response
+from starlette.routing import Route
+from starlette.templating import Jinja2Templates
+
+from cartback import Cartback, Clock, LinkSigner, SQLiteStore, system_clock
+from server_example.capture_api import CaptureApi
+from server_example.dashboard import Dashboard
+from server_example.links_api import LinksApi
+from server_example.openapi import openapi_document
+from server_example.orders_api import OrdersApi
+from server_example.plumbing import ApiError, error_response
+from server_example.ratelimit import RateLimiter
+from server_example.settings import Settings
+from server_example.writer import CaptureWriter
+
+__all__ = ["SNIPPET_DIR", "create_app"]
+
+log = logging.getLogger("cartback.receiver")
+
+HERE = Path(__file__).parent
+SNIPPET_DIR = HERE.parent / "snippet"
+# Autoescape everything explicitly: every value shown in a page may come from a prospect.
+TEMPLATES = Jinja2Templates(
+    env=jinja2.Environment(
+        loader=jinja2.FileSystemLoader(HERE / "templates"), autoescape=True, auto_reload=False
+    )
+)
+
+
+def create_app(
+    settings: Settings,
+    *,
+    clock: Clock = system_clock,
+    monotonic: Callable[[], float] = time.monotonic,
+) -> Starlette:
+    """The receiver wired to a SQLite store at ``settings.database``.
+
+    ``clock`` (UTC wall time) and ``monotonic`` (rate limiting) are injectable for tests.
+    """
+    store = SQLiteStore(settings.database, synchronous=settings.synchronous)
+    cartback = Cartback(
+        store,
+        policy=settings.policy,
+        forms=settings.forms,
+        clock=clock,
+        retention_days=settings.retention_days,
+        links=LinkSigner(settings.secret_key),
+    )
+    writer = CaptureWriter(store)
+    limiter = RateLimiter(
+        per_minute=settings.rate_per_minute, burst=settings.rate_burst, clock=monotonic
+    )
+    capture = CaptureApi(cartback, settings, writer, limiter)
+    orders = OrdersApi(cartback, settings)
+    links = LinksApi(cartback, settings, TEMPLATES)
+    dashboard = Dashboard(cartback, settings, TEMPLATES, monotonic=monotonic)
+
+    async def snippet(request: Request) -> Response:
+        name = "cartback.js" if request.url.path.endswith(".src.js") else "cartback.min.js"
+        return FileResponse(
+            SNIPPET_DIR / name,
+            media_type="text/javascript",
+            headers={"Cache-Control": "public, max-age=300"},
+        )
+
+    async def openapi(request: Request) -> JSONResponse:
+        return JSONResponse(openapi_document())
+
+    async def health(request: Request) -> JSONResponse:
+        return JSONResponse({"status": "ok"})
+
+    async def demo_shop(request: Request) -> Response:
+        return TEMPLATES.TemplateResponse(request, "demo_shop.html", {})
+
+    async def demo_thanks(request: Request) -> Response:
+        return TEMPLATES.TemplateResponse(request, "demo_thanks.html", {})
+
+    routes = [
+        Route("/api/capture", capture.capture, methods=["POST"]),
+        Route("/api/capture/complete", capture.complete, methods=["POST"]),
+        Route("/api/capture/optout", capture.optout, methods=["POST"]),
+        Route("/api/orders", orders.order_placed, methods=["POST"]),
+        Route("/r/{token}", links.recover, methods=["GET"]),
+        Route("/u/{token}", links.unsubscribe, methods=["GET", "POST"]),
+        Route("/cartback.js", snippet, methods=["GET"]),
+        Route("/cartback.src.js", snippet, methods=["GET"]),
+        Route("/openapi.json", openapi, methods=["GET"]),
+        Route("/healthz", health, methods=["GET"]),
+        Route("/favicon.ico", dashboard.icon, methods=["GET"]),
+        *dashboard.routes(),
+    ]
+    if settings.demo:
+        routes += [
+            Route("/", demo_shop, methods=["GET"]),
+            Route("/thanks", demo_thanks, methods=["GET", "POST"]),
+        ]
+
+    async def api_error(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, ApiError)
+        return error_response(exc)
+
+    async def http_error(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, HTTPException)
+        if request.url.path.startswith("/api/"):
+            reason = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http")
+            return error_response(
+                ApiError(exc.status_code, field="$", reason=reason, message=str(exc.detail))
+            )
+        return PlainTextResponse(str(exc.detail), status_code=exc.status_code)
+
+    async def server_error(request: Request, exc: Exception) -> Response:
+        # Never the exception text: it could hold submitted values.
+        log.error("unhandled %s on %s", type(exc).__name__, request.url.path)
+        return JSONResponse(
+            {"field": "$", "reason": "internal_error", "message": "internal error"},
+            status_code=500,
+        )
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        writer.start()
+        try:
+            yield
+        finally:
+            writer.stop()
+            store.close()
+
+    app = Starlette(
+        routes=routes,
+        middleware=[
+            Middleware(
+                CORSMiddleware,
+                allow_origins=sorted(settings.origins),
+                allow_methods=["POST"],
+                allow_headers=["content-type"],
+                max_age=600,
+            )
+        ],
+        exception_handlers={
+            ApiError: api_error,
+            HTTPException: http_error,
+            Exception: server_error,
+        },
+        lifespan=lifespan,
+    )
+    app.state.cartback = cartback
+    app.state.settings = settings
+    return app

@@ -1,0 +1,123 @@
+"""The snippet's endpoints: capture, checkout completed, opt-out."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+
+from cartback import Cartback, InvalidInputError
+from cartback._submission import invalid_input_from
+from server_example.plumbing import ApiError, client_key, read_json_object
+from server_example.ratelimit import RateLimiter
+from server_example.settings import Settings
+from server_example.writer import CaptureWriter, WriterOverloadedError
+
+__all__ = ["CaptureApi", "SessionEvent"]
+
+Token = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_.:-]+$")]
+
+
+class SessionEvent(BaseModel):
+    """The body of ``/complete`` and ``/optout``: which browser session it is about."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    v: int = 1
+    session_id: Token
+    event_id: Token | None = None
+    form_id: Annotated[str, Field(min_length=1, max_length=128)] | None = None
+
+
+@dataclass
+class CaptureApi:
+    """Wires the SDK to HTTP for the snippet. Rules live in ``cartback``, not here."""
+
+    cartback: Cartback
+    settings: Settings
+    writer: CaptureWriter
+    limiter: RateLimiter
+
+    def _guard(self, request: Request) -> None:
+        origin = request.headers.get("origin")
+        if origin is not None and origin.rstrip("/") not in self.settings.origins:
+            raise ApiError(
+                403, field="origin", reason="origin_not_allowed", message="origin not allowed"
+            )
+        retry_after = self.limiter.acquire(
+            client_key(request, self.settings.trusted_client_ip_header)
+        )
+        if retry_after is not None:
+            seconds = max(1, int(retry_after + 0.999))
+            raise ApiError(
+                429,
+                field="$",
+                reason="rate_limited",
+                message="too many requests",
+                headers={"Retry-After": str(seconds)},
+            )
+
+    async def capture(self, request: Request) -> JSONResponse:
+        """POST /api/capture: check and store the filled fields of an order form."""
+        self._guard(request)
+        data, _ = await read_json_object(request, self.settings.max_body_bytes)
+        fallback_country = None
+        if self.settings.trusted_country_header:
+            fallback_country = request.headers.get(self.settings.trusted_country_header)
+        try:
+            plan = self.cartback.plan(data, fallback_country=fallback_country)
+        except InvalidInputError as exc:
+            raise ApiError.from_invalid(exc) from None
+        if not plan.stored:
+            return JSONResponse({"status": "not_stored", "reasons": list(plan.eligibility.reasons)})
+        try:
+            future = self.writer.submit(plan)
+        except WriterOverloadedError:
+            raise ApiError(
+                503,
+                field="$",
+                reason="overloaded",
+                message="try again shortly",
+                headers={"Retry-After": "1"},
+            ) from None
+        outcome = await asyncio.wrap_future(future)
+        return JSONResponse({"status": outcome.status, "reasons": []})
+
+    async def _session_event(self, request: Request) -> SessionEvent:
+        self._guard(request)
+        data, _ = await read_json_object(request, self.settings.max_body_bytes)
+        try:
+            return SessionEvent.model_validate(data)
+        except ValidationError as exc:
+            raise ApiError.from_invalid(invalid_input_from(exc)) from None
+
+    async def complete(self, request: Request) -> JSONResponse:
+        """POST /api/capture/complete: the prospect submitted the form (bought)."""
+        event = await self._session_event(request)
+        closed = await run_in_threadpool(
+            self.cartback.mark_ordered, session_id=event.session_id, form_id=event.form_id
+        )
+        return JSONResponse({"status": "closed", "carts": len(closed)})
+
+    async def optout(self, request: Request) -> JSONResponse:
+        """POST /api/capture/optout: "No thanks" — delete what this session captured."""
+        event = await self._session_event(request)
+        report = await run_in_threadpool(self.cartback.forget_session, event.session_id)
+        return JSONResponse({"status": "forgotten", "carts": report.carts})
+
+
+def response_schema() -> dict[str, Any]:
+    """JSON Schema of the capture response, for the OpenAPI document."""
+    return {
+        "type": "object",
+        "required": ["status", "reasons"],
+        "properties": {
+            "status": {"enum": ["stored", "updated", "unchanged", "not_stored"]},
+            "reasons": {"type": "array", "items": {"type": "string"}},
+        },
+    }

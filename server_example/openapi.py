@@ -1,0 +1,204 @@
+"""The OpenAPI document of the receiver's public endpoints.
+
+Built from the same pydantic models the endpoints validate with, so it cannot drift;
+``python -m server_example --write-openapi`` rewrites the committed ``openapi.json`` and a test
+fails when the committed file is stale.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from cartback import Submission
+from server_example.capture_api import SessionEvent, response_schema
+from server_example.orders_api import OrderPlaced
+
+__all__ = ["OPENAPI_PATH", "openapi_document"]
+
+OPENAPI_PATH = Path(__file__).with_name("openapi.json")
+
+_ERROR = {
+    "type": "object",
+    "required": ["field", "reason", "message"],
+    "properties": {
+        "field": {"type": "string", "description": "The offending input, e.g. fields.email"},
+        "reason": {"type": "string", "description": "A stable reason code"},
+        "message": {"type": "string"},
+    },
+}
+
+
+def _schema(model: type[Any]) -> dict[str, Any]:
+    schema: dict[str, Any] = model.model_json_schema(ref_template="#/components/schemas/{model}")
+    schema.pop("$defs", None)
+    return schema
+
+
+def _errors(*statuses: int) -> dict[str, Any]:
+    descriptions = {
+        400: "Malformed body (not UTF-8, not JSON, not an object)",
+        401: "Signature missing or invalid",
+        403: "Origin not allowed, or endpoint not configured",
+        413: "Body over the size limit (16 KiB by default)",
+        415: "Content type is not application/json or text/plain",
+        422: "A field is invalid; the body names it and the reason",
+        429: "Rate limited; see Retry-After",
+        503: "Overloaded; see Retry-After",
+    }
+    return {
+        str(status): {
+            "description": descriptions[status],
+            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
+        }
+        for status in statuses
+    }
+
+
+def _json_body(ref: str, *, text_plain: bool) -> dict[str, Any]:
+    schema = {"$ref": f"#/components/schemas/{ref}"}
+    content = {"application/json": {"schema": schema}}
+    if text_plain:
+        content["text/plain"] = {"schema": schema}
+    return {"required": True, "content": content}
+
+
+def _json_response(description: str, schema: dict[str, Any]) -> dict[str, Any]:
+    return {"description": description, "content": {"application/json": {"schema": schema}}}
+
+
+def openapi_document() -> dict[str, Any]:
+    """The OpenAPI 3.1 document for the capture, order, link and unsubscribe endpoints."""
+    closed = {
+        "type": "object",
+        "required": ["status", "carts"],
+        "properties": {"status": {"const": "closed"}, "carts": {"type": "integer"}},
+    }
+    forgotten = {
+        "type": "object",
+        "required": ["status", "carts"],
+        "properties": {"status": {"const": "forgotten"}, "carts": {"type": "integer"}},
+    }
+    order_closed = {
+        "type": "object",
+        "required": ["status", "carts"],
+        "properties": {
+            "status": {"const": "closed"},
+            "carts": {"type": "array", "items": {"type": "string"}},
+        },
+    }
+    html = {"text/html": {"schema": {"type": "string"}}}
+    token = {"name": "token", "in": "path", "required": True, "schema": {"type": "string"}}
+    utm = [
+        {"name": name, "in": "query", "required": False, "schema": {"type": "string"}}
+        for name in ("utm_source", "utm_medium", "utm_campaign", "utm_content", "utm_term")
+    ]
+    signature_headers = [
+        {"name": name, "in": "header", "required": True, "schema": {"type": "string"}}
+        for name in ("webhook-id", "webhook-timestamp", "webhook-signature")
+    ]
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "cartback receiver",
+            "version": "1",
+            "description": "Capture abandoned checkouts from the cartback snippet.",
+        },
+        "paths": {
+            "/api/capture": {
+                "post": {
+                    "operationId": "capture",
+                    "summary": "Store the filled fields of an order form (if eligible)",
+                    "requestBody": _json_body("Submission", text_plain=True),
+                    "responses": {
+                        "200": _json_response(
+                            "Stored, updated, unchanged or not stored", response_schema()
+                        ),
+                        **_errors(400, 403, 413, 415, 422, 429, 503),
+                    },
+                }
+            },
+            "/api/capture/complete": {
+                "post": {
+                    "operationId": "checkoutCompleted",
+                    "summary": "The prospect submitted the order form: close the session's carts",
+                    "requestBody": _json_body("SessionEvent", text_plain=True),
+                    "responses": {
+                        "200": _json_response("Carts closed", closed),
+                        **_errors(400, 403, 413, 415, 422, 429),
+                    },
+                }
+            },
+            "/api/capture/optout": {
+                "post": {
+                    "operationId": "optOut",
+                    "summary": "No thanks: delete what this browser session captured",
+                    "requestBody": _json_body("SessionEvent", text_plain=True),
+                    "responses": {
+                        "200": _json_response("Deleted", forgotten),
+                        **_errors(400, 403, 413, 415, 422, 429),
+                    },
+                }
+            },
+            "/api/orders": {
+                "post": {
+                    "operationId": "orderPlaced",
+                    "summary": "Server to server: an order closes open carts (Standard Webhooks)",
+                    "parameters": signature_headers,
+                    "requestBody": _json_body("OrderPlaced", text_plain=False),
+                    "responses": {
+                        "200": _json_response("Carts closed", order_closed),
+                        **_errors(400, 401, 403, 413, 422),
+                    },
+                }
+            },
+            "/r/{token}": {
+                "get": {
+                    "operationId": "openRecoveryLink",
+                    "summary": "Record the click and redirect to the pre-filled order form",
+                    "parameters": [token, *utm],
+                    "responses": {
+                        "303": {"description": "Redirect to the pre-filled order form"},
+                        "400": {"description": "Tampered link", "content": html},
+                        "404": {"description": "Cart or form gone", "content": html},
+                        "410": {"description": "Expired link", "content": html},
+                    },
+                }
+            },
+            "/u/{token}": {
+                "get": {
+                    "operationId": "confirmUnsubscribe",
+                    "summary": "Ask to confirm the unsubscription",
+                    "parameters": [token],
+                    "responses": {
+                        "200": {"description": "Confirmation page", "content": html},
+                        "400": {"description": "Tampered link", "content": html},
+                    },
+                },
+                "post": {
+                    "operationId": "unsubscribe",
+                    "summary": "Withdraw consent on the link's channel (RFC 8058 one-click)",
+                    "parameters": [token],
+                    "responses": {
+                        "200": {"description": "Unsubscribed", "content": html},
+                        "400": {"description": "Tampered link", "content": html},
+                        "413": {"description": "Body too large"},
+                    },
+                },
+            },
+        },
+        "components": {
+            "schemas": {
+                "Submission": _schema(Submission),
+                "SessionEvent": _schema(SessionEvent),
+                "OrderPlaced": _schema(OrderPlaced),
+                "Error": _ERROR,
+            }
+        },
+    }
+
+
+def render() -> str:
+    """The document as committed: sorted keys, two-space indent, final newline."""
+    return json.dumps(openapi_document(), indent=2, sort_keys=True, ensure_ascii=False) + "\n"

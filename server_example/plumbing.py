@@ -1,0 +1,103 @@
+"""HTTP plumbing shared by the endpoints: JSON errors, bounded bodies, client keys."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+
+from cartback import InvalidInputError
+
+__all__ = ["ApiError", "client_key", "error_response", "read_json_object"]
+
+_JSON_TYPES = ("application/json", "text/plain")
+
+
+class ApiError(Exception):
+    """An error answered as ``{"field", "reason", "message"}`` with a 4xx status."""
+
+    def __init__(
+        self,
+        status: int,
+        *,
+        field: str,
+        reason: str,
+        message: str,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.field = field
+        self.reason = reason
+        self.message = message
+        self.headers = headers or {}
+
+    @classmethod
+    def from_invalid(cls, exc: InvalidInputError) -> ApiError:
+        return cls(422, field=exc.field, reason=exc.reason, message=str(exc))
+
+
+def error_response(exc: ApiError) -> JSONResponse:
+    body = {"field": exc.field, "reason": exc.reason, "message": exc.message}
+    return JSONResponse(body, status_code=exc.status, headers=exc.headers)
+
+
+async def read_body(request: Request, limit: int) -> bytes:
+    """The body, refusing more than ``limit`` bytes without reading past the limit."""
+    declared = request.headers.get("content-length")
+    if declared is not None:
+        if not declared.isdigit():
+            raise ApiError(
+                400, field="content-length", reason="invalid", message="bad Content-Length"
+            )
+        if int(declared) > limit:
+            raise ApiError(413, field="$", reason="too_large", message=f"body over {limit} bytes")
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise ApiError(413, field="$", reason="too_large", message=f"body over {limit} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+async def read_json_object(request: Request, limit: int) -> tuple[dict[str, Any], bytes]:
+    """A JSON object from an ``application/json`` or ``text/plain`` body, and the raw bytes.
+
+    ``text/plain`` is what ``navigator.sendBeacon`` sends without a CORS preflight.
+    """
+    media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if media_type not in _JSON_TYPES:
+        raise ApiError(
+            415,
+            field="content-type",
+            reason="unsupported_media_type",
+            message="send application/json or text/plain JSON",
+        )
+    raw = await read_body(request, limit)
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise ApiError(400, field="$", reason="invalid_utf8", message="body is not UTF-8") from None
+    try:
+        data = json.loads(text)
+    except (json.JSONDecodeError, RecursionError):
+        raise ApiError(
+            400, field="$", reason="malformed_json", message="body is not JSON"
+        ) from None
+    if not isinstance(data, dict):
+        raise ApiError(400, field="$", reason="not_an_object", message="body must be an object")
+    return data, raw
+
+
+def client_key(request: Request, trusted_ip_header: str | None) -> str:
+    """The client's IP for rate limiting; a trusted proxy header wins when configured."""
+    if trusted_ip_header:
+        forwarded = request.headers.get(trusted_ip_header, "")
+        first = forwarded.split(",")[0].strip()
+        if first:
+            return first[:64]
+    return request.client.host if request.client else "unknown"

@@ -1,0 +1,133 @@
+"""The receiver's configuration, read once from the environment (``CARTBACK_*``)."""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+from cartback import ConfigurationError, EligibilityPolicy, OrderForm
+
+__all__ = ["Settings"]
+
+
+def _split(value: str | None) -> tuple[str, ...]:
+    return tuple(part.strip().rstrip("/") for part in (value or "").split(",") if part.strip())
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything the receiver needs; see docs/receiver.md for each variable."""
+
+    database: Path
+    """The SQLite file (``CARTBACK_DATABASE``)."""
+    admin_password: str
+    """Dashboard password, also accepted as a Bearer token (``CARTBACK_ADMIN_PASSWORD``)."""
+    secret_key: bytes
+    """Signs links and the admin session cookie (``CARTBACK_SECRET_KEY``, ≥ 32 bytes)."""
+    public_url: str = "http://127.0.0.1:8000"
+    """Where the receiver is reachable (``CARTBACK_PUBLIC_URL``); its origin is allowed."""
+    allowed_origins: tuple[str, ...] = ()
+    """Shop origins allowed to post captures (``CARTBACK_ALLOWED_ORIGINS``, comma list)."""
+    order_secret: str | None = None
+    """Standard Webhooks secret (``whsec_...``) of ``/api/orders`` (``CARTBACK_ORDER_SECRET``)."""
+    trusted_country_header: str | None = None
+    """A CDN header holding the visitor's country, used when the form has none."""
+    trusted_client_ip_header: str | None = None
+    """A proxy header holding the client IP (first entry), for rate limiting."""
+    max_body_bytes: int = 16 * 1024
+    """Largest accepted request body (``CARTBACK_MAX_BODY_BYTES``)."""
+    rate_per_minute: int = 120
+    """Sustained captures per client IP per minute (``CARTBACK_RATE_PER_MINUTE``)."""
+    rate_burst: int = 40
+    """Captures a client may send at once before the rate applies (``CARTBACK_RATE_BURST``)."""
+    forms: Mapping[str, OrderForm] = field(default_factory=dict)
+    """Order-form declarations by id (``forms`` in ``CARTBACK_CONFIG``)."""
+    form_urls: Mapping[str, str] = field(default_factory=dict)
+    """Order-form page URLs by form id, for recovery links (``form_urls`` in the config)."""
+    policy: EligibilityPolicy = field(default_factory=EligibilityPolicy)
+    """The eligibility policy (``policy`` in ``CARTBACK_CONFIG``)."""
+    synchronous: Literal["FULL", "NORMAL"] = "FULL"
+    """SQLite durability (``CARTBACK_SYNCHRONOUS``): FULL survives power loss."""
+    retention_days: int = 90
+    """Carts idle this long are purged (``CARTBACK_RETENTION_DAYS``)."""
+    demo: bool = False
+    """Serve the demo shop page at ``/``."""
+
+    def __post_init__(self) -> None:
+        if len(self.secret_key) < 32:
+            raise ConfigurationError("secret_key must hold at least 32 bytes", setting="secret_key")
+        if len(self.admin_password) < 8:
+            raise ConfigurationError(
+                "admin_password must hold at least 8 characters", setting="admin_password"
+            )
+        if self.max_body_bytes < 1024:
+            raise ConfigurationError(
+                "max_body_bytes must be at least 1024", setting="max_body_bytes"
+            )
+
+    @property
+    def origins(self) -> frozenset[str]:
+        """Allowed origins, the receiver's own included."""
+        own = self.public_url.rstrip("/")
+        scheme, _, rest = own.partition("://")
+        return frozenset({*self.allowed_origins, f"{scheme}://{rest.split('/')[0]}"})
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        """Settings from ``CARTBACK_*`` variables and the optional JSON ``CARTBACK_CONFIG``."""
+        env = os.environ if environ is None else environ
+        missing = [
+            name for name in ("CARTBACK_ADMIN_PASSWORD", "CARTBACK_SECRET_KEY") if not env.get(name)
+        ]
+        if missing:
+            raise ConfigurationError(f"set {', '.join(missing)}", setting=missing[0])
+        config: dict[str, object] = {}
+        if env.get("CARTBACK_CONFIG"):
+            config = json.loads(Path(env["CARTBACK_CONFIG"]).read_text(encoding="utf-8"))
+        forms_raw = config.get("forms", {})
+        urls_raw = config.get("form_urls", {})
+        if not isinstance(forms_raw, dict) or not isinstance(urls_raw, dict):
+            raise ConfigurationError("forms and form_urls must be objects", setting="config")
+        forms = {
+            form_id: OrderForm.model_validate({"form_id": form_id, **declaration})
+            for form_id, declaration in forms_raw.items()
+        }
+        synchronous = env.get("CARTBACK_SYNCHRONOUS", "FULL").upper()
+        if synchronous not in ("FULL", "NORMAL"):
+            raise ConfigurationError(
+                "CARTBACK_SYNCHRONOUS is FULL or NORMAL", setting="synchronous"
+            )
+        return cls(
+            database=Path(env.get("CARTBACK_DATABASE", "cartback.sqlite3")),
+            admin_password=env["CARTBACK_ADMIN_PASSWORD"],
+            secret_key=env["CARTBACK_SECRET_KEY"].encode(),
+            public_url=env.get("CARTBACK_PUBLIC_URL", "http://127.0.0.1:8000"),
+            allowed_origins=_split(env.get("CARTBACK_ALLOWED_ORIGINS")),
+            order_secret=env.get("CARTBACK_ORDER_SECRET") or None,
+            trusted_country_header=env.get("CARTBACK_TRUSTED_COUNTRY_HEADER") or None,
+            trusted_client_ip_header=env.get("CARTBACK_TRUSTED_CLIENT_IP_HEADER") or None,
+            max_body_bytes=int(env.get("CARTBACK_MAX_BODY_BYTES", 16 * 1024)),
+            rate_per_minute=int(env.get("CARTBACK_RATE_PER_MINUTE", 120)),
+            rate_burst=int(env.get("CARTBACK_RATE_BURST", 40)),
+            forms=forms,
+            form_urls={str(k): str(v) for k, v in urls_raw.items()},
+            policy=EligibilityPolicy.model_validate(config.get("policy", {})),
+            synchronous="FULL" if synchronous == "FULL" else "NORMAL",
+            retention_days=int(env.get("CARTBACK_RETENTION_DAYS", 90)),
+        )
+
+    @classmethod
+    def for_demo(cls, database: Path, public_url: str) -> Settings:
+        """A throwaway configuration: random password and key, demo page on."""
+        return cls(
+            database=database,
+            admin_password=secrets.token_urlsafe(12),
+            secret_key=secrets.token_bytes(32),
+            public_url=public_url,
+            demo=True,
+        )

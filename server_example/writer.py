@@ -1,0 +1,90 @@
+"""Group commit: captures from many requests share one SQLite transaction.
+
+With durable writes every commit waits for the disk; one commit per request caps a
+receiver at the disk's fsync rate. A single writer thread drains whatever captures
+are waiting (up to ``max_batch``), saves them in one transaction, then answers each
+request. A request is answered only after its capture is durable.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+from concurrent.futures import Future
+
+from cartback import CapturePlan, SaveOutcome, Store
+
+__all__ = ["CaptureWriter", "WriterOverloadedError"]
+
+log = logging.getLogger("cartback.receiver.writer")
+
+_Item = tuple[CapturePlan, "Future[SaveOutcome]"]
+
+
+class WriterOverloadedError(Exception):
+    """The writer's queue is full; the caller should answer 503 with Retry-After."""
+
+
+class CaptureWriter:
+    """A writer thread in front of a ``Store``; start it, submit plans, stop it."""
+
+    def __init__(self, store: Store, *, max_batch: int = 64, max_queue: int = 10_000) -> None:
+        self._store = store
+        self._max_batch = max_batch
+        self._queue: queue.Queue[_Item | None] = queue.Queue(maxsize=max_queue)
+        self._thread = threading.Thread(target=self._run, name="cartback-writer", daemon=True)
+
+    def start(self) -> None:
+        """Start the writer thread."""
+        self._thread.start()
+
+    def submit(self, plan: CapturePlan) -> Future[SaveOutcome]:
+        """Queue a plan; the future resolves once it is committed."""
+        future: Future[SaveOutcome] = Future()
+        try:
+            self._queue.put_nowait((plan, future))
+        except queue.Full:
+            raise WriterOverloadedError from None
+        return future
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Finish what is queued, then stop (bounded by ``timeout``)."""
+        if self._thread.is_alive():
+            self._queue.put(None)
+            self._thread.join(timeout)
+
+    def _run(self) -> None:
+        while True:
+            first = self._queue.get()
+            if first is None:
+                return
+            batch = [first]
+            stopping = False
+            while len(batch) < self._max_batch:
+                try:
+                    item = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if item is None:
+                    stopping = True
+                    break
+                batch.append(item)
+            self._commit(batch)
+            if stopping:
+                return
+
+    def _commit(self, batch: list[_Item]) -> None:
+        try:
+            outcomes = self._store.save_captures([plan for plan, _ in batch])
+        except Exception:
+            # Isolate the failing capture so the others still commit.
+            log.warning("batch of %d failed; retrying one by one", len(batch))
+            for plan, future in batch:
+                try:
+                    future.set_result(self._store.save_capture(plan))
+                except Exception as exc:
+                    future.set_exception(exc)
+            return
+        for (_, future), outcome in zip(batch, outcomes, strict=True):
+            future.set_result(outcome)

@@ -1,0 +1,98 @@
+"""The README's promise, end to end: the snippet on the demo shop, the real receiver,
+the dashboard. A newcomer fills the form, closes the tab, and sees the cart."""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from collections.abc import Callable
+
+import pytest
+from playwright.sync_api import Browser, Page, expect
+from starlette.applications import Starlette
+
+from cartback import Cart, Cartback
+from server_example.settings import Settings
+from tests.server.fixtures import RECEIVER_PASSWORD
+
+pytestmark = pytest.mark.browser
+
+
+@pytest.fixture
+def receiver_settings(receiver_settings: Settings) -> Settings:
+    """The shared receiver settings with the demo shop page switched on."""
+    return dataclasses.replace(receiver_settings, demo=True)
+
+
+def wait_for(condition: Callable[[], bool], timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            pytest.fail("condition not met in time", pytrace=False)
+        time.sleep(0.05)
+
+
+def carts(app: Starlette) -> tuple[Cart, ...]:
+    cartback = app.state.cartback
+    assert isinstance(cartback, Cartback)
+    return cartback.list_carts().items
+
+
+def fill_demo_form(page: Page) -> None:
+    page.fill("#email", "new.comer@example.com")
+    page.fill("#first_name", "Nia")
+    page.fill("#phone", "(415) 555-2671")
+    page.select_option("#country", "US")
+    page.fill("#heard", "a podcast")
+    page.check("input[name=payment_plan][value='3x']")
+    page.fill("input[name=card_number]", "4242 4242 4242 4242")
+    page.check("#newsletter")
+    page.click("h1")  # blur the last field
+
+
+def test_fill_close_the_tab_and_see_the_cart_in_the_dashboard(
+    browser: Browser, live_receiver: str, receiver_app: Starlette
+) -> None:
+    shop = browser.new_context().new_page()
+    shop.goto(live_receiver + "/")
+    fill_demo_form(shop)
+    shop.close(run_before_unload=True)  # the prospect leaves: pagehide sends the beacon
+
+    wait_for(lambda: len(carts(receiver_app)) == 1)
+    [cart] = carts(receiver_app)
+    assert cart.contact.email == "new.comer@example.com"
+    assert (cart.contact.first_name, cart.contact.phone) == ("Nia", "+14155552671")
+    assert cart.contact.country == "US"
+    assert cart.newsletter_opt_in is True
+    assert cart.context.product_id == "sourdough-course"
+    stored = cart.model_dump_json()
+    for never in ("4242", "podcast", "3x"):
+        assert never not in stored
+
+    staff = browser.new_context().new_page()
+    staff.goto(live_receiver + "/admin")
+    staff.fill("input[name=password]", RECEIVER_PASSWORD)
+    staff.click("button[type=submit]")
+    expect(staff.locator("table").last).to_contain_text("new.comer@example.com")
+    expect(staff.locator("table").last).to_contain_text("The Sourdough Course")
+
+
+def test_buying_closes_the_cart(page: Page, live_receiver: str, receiver_app: Starlette) -> None:
+    page.goto(live_receiver + "/")
+    fill_demo_form(page)
+    wait_for(lambda: len(carts(receiver_app)) == 1)
+    page.click("button[type=submit]")
+    expect(page.locator("h1")).to_have_text("Thank you for your order")
+    wait_for(lambda: carts(receiver_app)[0].status == "ordered")
+
+
+def test_an_eu_prospect_is_never_stored(
+    page: Page, live_receiver: str, receiver_app: Starlette
+) -> None:
+    page.goto(live_receiver + "/")
+    page.select_option("#country", "DE")
+    with page.expect_response(lambda r: r.url.endswith("/api/capture")) as answer:
+        page.fill("#email", "hans@example.de")
+        page.click("h1")
+    assert answer.value.json() == {"status": "not_stored", "reasons": ["country_excluded"]}
+    assert carts(receiver_app) == ()

@@ -1,0 +1,872 @@
+"""The staff dashboard over HTTP: login, sessions, filters, paging, counts, CSV export."""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import html
+import io
+import logging
+import re
+from collections.abc import Callable
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+from starlette.applications import Starlette
+from starlette.testclient import TestClient
+
+from cartback import CSV_COLUMNS, Cart, Cartback, CartPage, CartQuery, cart_row
+from server_example.app import create_app
+from server_example.dashboard import (
+    EXPORT_PAGE_SIZE,
+    PAGE_SIZE,
+    SECURITY_HEADERS,
+    SESSION_COOKIE,
+    SessionSigner,
+    safe_next,
+)
+from server_example.settings import Settings
+from tests.conftest import FakeClock
+from tests.server.fixtures import RECEIVER_PASSWORD, RECEIVER_SECRET_KEY, FakeMonotonic
+from tests.server.support import cart_ids, cart_submission, log_in, seed
+
+WRONG_PASSWORD = "not the password at all"
+XSS = "<img src=x onerror=alert(1)><script>alert(2)</script>"
+
+
+@pytest.fixture
+def cartback(receiver_app: Starlette) -> Cartback:
+    facade = receiver_app.state.cartback
+    assert isinstance(facade, Cartback)
+    return facade
+
+
+@pytest.fixture
+def admin(receiver_client: TestClient) -> TestClient:
+    """``receiver_client``, logged in through the form."""
+    log_in(receiver_client, RECEIVER_PASSWORD)
+    return receiver_client
+
+
+def bearer(password: str = RECEIVER_PASSWORD) -> dict[str, str]:
+    return {"Authorization": f"Bearer {password}"}
+
+
+def at(day: int, hour: int = 0, minute: int = 0, second: int = 0, micro: int = 0) -> datetime:
+    return datetime(2026, 11, day, hour, minute, second, micro, tzinfo=UTC)
+
+
+def row_html(page: str, cart_id: str) -> str:
+    match = re.search(rf'<tr data-cart-id="{re.escape(cart_id)}">(.*?)</tr>', page, re.S)
+    assert match is not None, f"no row for {cart_id}"
+    return match.group(1)
+
+
+def counts(page: str, table: str) -> dict[str, int]:
+    match = re.search(rf'<table id="{table}">(.*?)</table>', page, re.S)
+    assert match is not None
+    return {
+        html.unescape(key): int(count)
+        for key, count in re.findall(r"<tr><td>(.*?)</td><td>(\d+)</td></tr>", match.group(1))
+    }
+
+
+def login_post(
+    client: TestClient, password: str, *, next_path: str | None = None, **headers: str
+) -> Any:
+    data = {"password": password}
+    if next_path is not None:
+        data["next"] = next_path
+    return client.post("/admin/login", data=data, headers=headers, follow_redirects=False)
+
+
+# -- the five carts most filter tests use ----------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class Five:
+    a: Cart  # 2026-11-18 00:00:00, alice@example.com, form f1, product p1
+    b: Cart  # 2026-11-18 23:59:59.999999, bob@shoppers.net, f1, p2
+    c: Cart  # 2026-11-19 00:00:00, carol@example.com, f2, p1, then ordered
+    d: Cart  # 2026-11-20 10:00:00, dave@Example.org, f2, p1
+    e: Cart  # 2026-11-21 00:00:01, erin@sample.net, f1, p3
+
+    def ids(self, names: str) -> list[str]:
+        """The ids of the named carts, newest first."""
+        chosen = [getattr(self, name) for name in names]
+        return [cart.id for cart in sorted(chosen, key=lambda c: c.created_at, reverse=True)]
+
+
+@pytest.fixture
+def five(cartback: Cartback, clock: FakeClock) -> Five:
+    """Five carts captured in the days before the clock's time (which is kept)."""
+    now = clock.now
+    plan = [
+        (at(18), "alice@example.com", "f1", "p1"),
+        (at(18, 23, 59, 59, 999_999), "bob@shoppers.net", "f1", "p2"),
+        (at(19), "carol@example.com", "f2", "p1"),
+        (at(20, 10), "dave@Example.org", "f2", "p1"),
+        (at(21, 0, 0, 1), "erin@sample.net", "f1", "p3"),
+    ]
+    carts = []
+    for when, email, form_id, product_id in plan:
+        clock.now = when
+        carts.extend(
+            seed(cartback, clock, [cart_submission(email, form_id=form_id, product_id=product_id)])
+        )
+    clock.now = at(21, 12)
+    (ordered,) = cartback.mark_ordered(email="carol@example.com", order_id="ord-1", revenue="49.90")
+    carts[2] = ordered
+    clock.now = now
+    return Five(*carts)
+
+
+# -- authentication --------------------------------------------------------------------
+
+
+def test_anonymous_page_redirects_to_login_with_next(receiver_client: TestClient) -> None:
+    response = receiver_client.get("/admin?email=x&page=2", follow_redirects=False)
+    assert response.status_code == 303
+    location = urlsplit(response.headers["location"])
+    assert location.path == "/admin/login"
+    assert parse_qs(location.query) == {"next": ["/admin?email=x&page=2"]}
+
+    form = receiver_client.get(response.headers["location"])
+    assert form.status_code == 200
+    assert 'name="next" value="/admin?email=x&amp;page=2"' in form.text
+    assert 'type="password"' in form.text
+
+
+def test_login_sets_a_strict_httponly_session_cookie(receiver_client: TestClient) -> None:
+    response = login_post(receiver_client, RECEIVER_PASSWORD, next_path="/admin?email=x")
+    assert response.status_code == 303
+    assert response.headers["location"] == "/admin?email=x"
+    cookie = response.headers["set-cookie"]
+    attributes = {part.strip().split("=")[0].lower() for part in cookie.split(";")[1:]}
+    assert cookie.startswith(f"{SESSION_COOKIE}=v1.")
+    assert {"httponly", "path", "samesite", "max-age"} <= attributes
+    assert "Path=/admin" in cookie
+    assert "SameSite=strict" in cookie
+    assert "Max-Age=43200" in cookie
+    assert "secure" not in attributes  # public_url is http
+    page = receiver_client.get("/admin")
+    assert page.status_code == 200
+    assert "Abandoned carts" in page.text
+
+
+def test_cookie_is_secure_when_the_public_url_is_https(
+    receiver_settings: Settings, clock: FakeClock, receiver_monotonic: FakeMonotonic
+) -> None:
+    settings = dataclasses.replace(receiver_settings, public_url="https://carts.example")
+    app = create_app(settings, clock=clock, monotonic=receiver_monotonic)
+    with TestClient(app, base_url="https://testserver") as client:
+        response = login_post(client, RECEIVER_PASSWORD)
+        assert response.status_code == 303
+        assert "; Secure" in response.headers["set-cookie"]
+        logout = client.post("/admin/logout", follow_redirects=False)
+        assert "; Secure" in logout.headers["set-cookie"]
+
+
+def test_wrong_password_is_refused_with_a_generic_message(receiver_client: TestClient) -> None:
+    response = login_post(receiver_client, WRONG_PASSWORD)
+    assert response.status_code == 401
+    assert "set-cookie" not in response.headers
+    assert "That password is not right." in response.text
+    assert 'type="password"' in response.text
+    assert receiver_client.get("/admin", follow_redirects=False).status_code == 303
+
+
+def test_empty_password_is_refused(receiver_client: TestClient) -> None:
+    assert login_post(receiver_client, "").status_code == 401
+
+
+def test_failed_logins_are_throttled_per_client(
+    receiver_client: TestClient, receiver_monotonic: FakeMonotonic
+) -> None:
+    for _ in range(5):
+        assert login_post(receiver_client, WRONG_PASSWORD).status_code == 401
+    throttled = login_post(receiver_client, WRONG_PASSWORD)
+    assert throttled.status_code == 429
+    assert throttled.headers["retry-after"] == "12"
+    assert "Too many attempts" in throttled.text
+    # While locked out, even the right password is not checked.
+    assert login_post(receiver_client, RECEIVER_PASSWORD).status_code == 429
+    receiver_monotonic.advance(11)
+    assert login_post(receiver_client, RECEIVER_PASSWORD).status_code == 429
+    receiver_monotonic.advance(1)
+    assert login_post(receiver_client, RECEIVER_PASSWORD).status_code == 303
+
+
+def test_throttling_is_per_client_ip(
+    receiver_settings: Settings, clock: FakeClock, receiver_monotonic: FakeMonotonic
+) -> None:
+    settings = dataclasses.replace(receiver_settings, trusted_client_ip_header="x-forwarded-for")
+    app = create_app(settings, clock=clock, monotonic=receiver_monotonic)
+    with TestClient(app) as client:
+        for _ in range(6):
+            login_post(client, WRONG_PASSWORD, **{"x-forwarded-for": "203.0.113.1"})
+        one = login_post(client, RECEIVER_PASSWORD, **{"x-forwarded-for": "203.0.113.1"})
+        other = login_post(client, RECEIVER_PASSWORD, **{"x-forwarded-for": "203.0.113.2"})
+    assert one.status_code == 429
+    assert other.status_code == 303
+
+
+def test_successful_logins_do_not_count_against_the_limit(receiver_client: TestClient) -> None:
+    for _ in range(10):
+        assert login_post(receiver_client, RECEIVER_PASSWORD).status_code == 303
+
+
+def test_login_from_another_origin_is_refused(receiver_client: TestClient) -> None:
+    response = login_post(receiver_client, RECEIVER_PASSWORD, origin="https://evil.example")
+    assert response.status_code == 403
+    assert "set-cookie" not in response.headers
+    same = login_post(receiver_client, RECEIVER_PASSWORD, origin="http://testserver")
+    assert same.status_code == 303
+
+
+@pytest.mark.parametrize(
+    ("content_type", "body", "status"),
+    [
+        ("application/json", b'{"password": "x"}', 415),
+        ("application/x-www-form-urlencoded", b"password=" + b"a" * 5000, 413),
+        ("application/x-www-form-urlencoded", b"password=\xff\xfe", 400),
+        ("application/x-www-form-urlencoded", b"&".join([b"a=1"] * 20), 400),
+    ],
+)
+def test_malformed_login_bodies_are_refused(
+    receiver_client: TestClient, content_type: str, body: bytes, status: int
+) -> None:
+    response = receiver_client.post(
+        "/admin/login",
+        content=body,
+        headers={"content-type": content_type},
+        follow_redirects=False,
+    )
+    assert response.status_code == status
+    assert "set-cookie" not in response.headers
+    assert 'type="password"' in response.text
+
+
+@pytest.mark.parametrize(
+    "next_path",
+    [
+        "https://evil.example/admin",
+        "//evil.example/admin",
+        "///evil.example/admin",
+        "/\\evil.example/admin",
+        "\\\\evil.example/admin",
+        "http:/admin",
+        "javascript:alert(1)",
+        "/adminx",
+        "/admin/../../elsewhere",
+        "/admin\r\nSet-Cookie: x=y",
+        "/admin/login",
+        " /admin",
+        "",
+    ],
+)
+def test_next_never_leaves_the_dashboard(receiver_client: TestClient, next_path: str) -> None:
+    assert safe_next(next_path) == "/admin"
+    response = login_post(receiver_client, RECEIVER_PASSWORD, next_path=next_path)
+    assert response.status_code == 303
+    assert response.headers["location"] == "/admin"
+    form = receiver_client.get("/admin/login", params={"next": next_path})
+    assert 'name="next" value="/admin"' in form.text
+
+
+@pytest.mark.parametrize(
+    "next_path", ["/admin", "/admin?page=2&email=a", "/admin/export.csv?format=excel"]
+)
+def test_next_inside_the_dashboard_is_kept(receiver_client: TestClient, next_path: str) -> None:
+    response = login_post(receiver_client, RECEIVER_PASSWORD, next_path=next_path)
+    assert response.headers["location"] == next_path
+
+
+def test_logout_clears_the_cookie(admin: TestClient) -> None:
+    response = admin.post("/admin/logout", follow_redirects=False)
+    assert response.status_code == 303
+    assert response.headers["location"] == "/admin/login"
+    cookie = response.headers["set-cookie"]
+    assert cookie.startswith((f'{SESSION_COOKIE}="";', f"{SESSION_COOKIE}=;"))
+    assert "Max-Age=0" in cookie
+    assert "Path=/admin" in cookie
+    assert admin.get("/admin", follow_redirects=False).status_code == 303
+
+
+def test_logout_from_another_origin_is_refused(admin: TestClient) -> None:
+    response = admin.post(
+        "/admin/logout", headers={"origin": "https://evil.example"}, follow_redirects=False
+    )
+    assert response.status_code == 403
+    assert admin.get("/admin").status_code == 200
+
+
+def _session_token(client: TestClient) -> str:
+    token = client.cookies.get(SESSION_COOKIE)
+    assert token is not None
+    return token
+
+
+def _flip(text: str, index: int) -> str:
+    return text[:index] + ("A" if text[index] != "A" else "B") + text[index + 1 :]
+
+
+@pytest.mark.parametrize(
+    "tamper",
+    [
+        lambda token: _flip(token, len(token) - 1),  # the MAC
+        lambda token: _flip(token, len(token) - 50),  # the nonce
+        lambda token: token.replace("v1.", "v1.9", 1),  # the expiry
+        lambda token: token.rsplit(".", 1)[0],  # no MAC
+        lambda token: token + "A",
+        lambda token: "garbage",
+        lambda token: "",
+    ],
+)
+def test_tampered_session_cookie_is_refused(
+    receiver_client: TestClient, tamper: Callable[[str], str]
+) -> None:
+    log_in(receiver_client, RECEIVER_PASSWORD)
+    token = _session_token(receiver_client)
+    receiver_client.cookies.clear()
+    response = receiver_client.get(
+        "/admin", headers={"cookie": f"{SESSION_COOKIE}={tamper(token)}"}, follow_redirects=False
+    )
+    assert response.status_code == 303
+    assert response.headers["location"].startswith("/admin/login?next=")
+    ok = receiver_client.get(
+        "/admin", headers={"cookie": f"{SESSION_COOKIE}={token}"}, follow_redirects=False
+    )
+    assert ok.status_code == 200
+
+
+def test_session_expires_after_twelve_hours(admin: TestClient, clock: FakeClock) -> None:
+    clock.advance(hours=11, minutes=59)
+    assert admin.get("/admin", follow_redirects=False).status_code == 200
+    clock.advance(minutes=1)
+    assert admin.get("/admin", follow_redirects=False).status_code == 303
+
+
+def test_a_new_password_ends_every_session() -> None:
+    now = at(22, 12)
+    old = SessionSigner(RECEIVER_SECRET_KEY, "first password", lifetime=timedelta(hours=12))
+    new = SessionSigner(RECEIVER_SECRET_KEY, "second password", lifetime=timedelta(hours=12))
+    other_key = SessionSigner(bytes(32), "first password", lifetime=timedelta(hours=12))
+    token = old.issue(now)
+    assert old.verify(token, now)
+    assert not new.verify(token, now)
+    assert not other_key.verify(token, now)
+
+
+def test_bearer_password_opens_pages_and_export(receiver_client: TestClient) -> None:
+    page = receiver_client.get("/admin", headers=bearer(), follow_redirects=False)
+    assert page.status_code == 200
+    export = receiver_client.get("/admin/export.csv", headers=bearer(), follow_redirects=False)
+    assert export.status_code == 200
+    assert "set-cookie" not in page.headers
+
+
+@pytest.mark.parametrize(
+    "header",
+    [
+        f"Bearer {WRONG_PASSWORD}",
+        "Bearer ",
+        "Bearer",
+        f"Basic {RECEIVER_PASSWORD}",
+        RECEIVER_PASSWORD,
+        f"Bearer {RECEIVER_PASSWORD}x",
+    ],
+)
+def test_wrong_authorization_header_gets_401(receiver_client: TestClient, header: str) -> None:
+    for path in ("/admin", "/admin/export.csv"):
+        response = receiver_client.get(
+            path, headers={"Authorization": header}, follow_redirects=False
+        )
+        assert response.status_code == 401
+        assert response.headers["www-authenticate"].startswith("Bearer")
+
+
+def test_wrong_authorization_header_wins_over_a_valid_cookie(admin: TestClient) -> None:
+    response = admin.get("/admin", headers=bearer(WRONG_PASSWORD), follow_redirects=False)
+    assert response.status_code == 401
+
+
+def test_wrong_bearer_tokens_are_throttled(
+    receiver_client: TestClient, receiver_monotonic: FakeMonotonic
+) -> None:
+    for _ in range(5):
+        assert receiver_client.get("/admin", headers=bearer(WRONG_PASSWORD)).status_code == 401
+    assert receiver_client.get("/admin", headers=bearer(WRONG_PASSWORD)).status_code == 429
+    locked = receiver_client.get("/admin", headers=bearer())
+    assert locked.status_code == 429
+    assert locked.headers["retry-after"] == "12"
+    receiver_monotonic.advance(12)
+    assert receiver_client.get("/admin", headers=bearer()).status_code == 200
+
+
+def test_security_headers_on_every_dashboard_response(receiver_client: TestClient) -> None:
+    responses = [
+        receiver_client.get("/admin", follow_redirects=False),
+        receiver_client.get("/admin/login"),
+        login_post(receiver_client, WRONG_PASSWORD),
+        receiver_client.get("/admin", headers=bearer(WRONG_PASSWORD)),
+        receiver_client.get("/admin", headers=bearer()),
+        receiver_client.get("/admin?start=bad", headers=bearer()),
+        receiver_client.get("/admin/export.csv", headers=bearer()),
+        login_post(receiver_client, RECEIVER_PASSWORD),
+        receiver_client.post("/admin/logout", follow_redirects=False),
+    ]
+    for response in responses:
+        for name, value in SECURITY_HEADERS.items():
+            assert response.headers.get(name) == value, (response.url, name)
+    assert SECURITY_HEADERS["Content-Security-Policy"] == (
+        "default-src 'self'; style-src 'self' 'unsafe-inline'; frame-ancestors 'none'"
+    )
+    assert SECURITY_HEADERS["X-Content-Type-Options"] == "nosniff"
+    assert SECURITY_HEADERS["Referrer-Policy"] == "no-referrer"
+
+
+def test_no_personal_data_or_password_in_logs(
+    admin: TestClient, five: Five, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    login_post(admin, WRONG_PASSWORD)
+    admin.get("/admin", headers=bearer(WRONG_PASSWORD))
+    admin.get("/admin?email=alice")
+    admin.get("/admin/export.csv?email=alice")
+    text = "\n".join(
+        record.getMessage() for record in caplog.records if not record.name.startswith("httpx")
+    )
+    assert "admin login failed" in text
+    for secret in (WRONG_PASSWORD, RECEIVER_PASSWORD, "alice", "example.com", "testclient"):
+        assert secret not in text
+
+
+# -- the table -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        ("", "abcde"),
+        ("start=2026-11-19", "cde"),
+        ("end=2026-11-18", "ab"),
+        ("start=2026-11-18&end=2026-11-19", "abc"),
+        ("start=2026-11-20&end=2026-11-20", "d"),
+        ("start=2026-11-22", ""),
+        ("email=EXAMPLE", "acd"),
+        ("email=%40example.com", "ac"),
+        ("email=+bob%40+", "b"),
+        ("email=%25", ""),
+        ("email=_", ""),
+        ("status=open", "abde"),
+        ("status=ordered", "c"),
+        ("status=all", "abcde"),
+        ("start=2026-11-19&email=example&status=open", "d"),
+        ("end=2026-11-19&status=open&email=o", "ab"),
+    ],
+)
+def test_filters_select_exactly_the_matching_carts(
+    admin: TestClient, five: Five, query: str, expected: str
+) -> None:
+    response = admin.get(f"/admin?{query}")
+    assert response.status_code == 200
+    assert cart_ids(response.text) == five.ids(expected)
+    noun = "cart matches" if len(expected) == 1 else "carts match"
+    assert f"{len(expected)} {noun}." in response.text
+
+
+def test_filter_form_shows_the_current_filters(admin: TestClient, five: Five) -> None:
+    page = admin.get("/admin?start=2026-11-20&end=2026-11-22&email=%3Cb%3E&status=open").text
+    assert 'name="start" type="date" value="2026-11-20"' in page
+    assert 'name="end" type="date" value="2026-11-22"' in page
+    assert 'name="email" type="search" value="&lt;b&gt;"' in page
+    assert '<option value="open" selected>' in page
+
+
+def test_counts_per_product_and_form_follow_the_filter(admin: TestClient, five: Five) -> None:
+    page = admin.get("/admin").text
+    assert counts(page, "by-product") == {"p1": 3, "p2": 1, "p3": 1}
+    assert counts(page, "by-form") == {"f1": 3, "f2": 2}
+    open_only = admin.get("/admin?status=open").text
+    assert counts(open_only, "by-product") == {"p1": 2, "p2": 1, "p3": 1}
+    assert counts(open_only, "by-form") == {"f1": 3, "f2": 1}
+    day = admin.get("/admin?start=2026-11-19&end=2026-11-20").text
+    assert counts(day, "by-product") == {"p1": 2}
+    assert counts(day, "by-form") == {"f2": 2}
+
+
+def test_counts_show_carts_without_a_product(
+    admin: TestClient, cartback: Cartback, clock: FakeClock
+) -> None:
+    seed(cartback, clock, [cart_submission("x@example.com"), cart_submission("y@example.com")])
+    assert counts(admin.get("/admin").text, "by-product") == {"(none)": 2}
+
+
+def _seed_many(cartback: Cartback, clock: FakeClock, count: int) -> list[str]:
+    """``count`` carts one second apart, saved in one transaction; ids newest first."""
+    plans = []
+    for index in range(count):
+        status_word = "vip" if index % 3 == 0 else "std"
+        plans.append(cartback.plan(cart_submission(f"{status_word}{index}@example.com")))
+        clock.advance(seconds=1)
+    outcomes = cartback.store.save_captures(plans)
+    return [outcome.cart.id for outcome in reversed(outcomes)]
+
+
+def test_paging_walks_every_cart_once_and_keeps_the_filters(
+    admin: TestClient, cartback: Cartback, clock: FakeClock
+) -> None:
+    newest_first = _seed_many(cartback, clock, 3 * PAGE_SIZE + 7)
+    vip = [cart_id for cart_id in newest_first if "vip" in cartback.get_cart(cart_id).contact.email]  # type: ignore[operator]
+    assert len(vip) == PAGE_SIZE + 3
+
+    seen: list[str] = []
+    url: str | None = "/admin?email=vip&status=open"
+    pages = 0
+    while url is not None:
+        page = admin.get(url)
+        assert page.status_code == 200
+        ids = cart_ids(page.text)
+        assert 0 < len(ids) <= PAGE_SIZE
+        seen += ids
+        pages += 1
+        assert f"Page {pages} of 2" in page.text
+        link = re.search(r'rel="next" href="([^"]+)"', page.text)
+        url = html.unescape(link.group(1)) if link else None
+        if url is not None:
+            assert parse_qs(urlsplit(url).query) == {
+                "email": ["vip"],
+                "status": ["open"],
+                "page": [str(pages + 1)],
+            }
+    assert pages == 2
+    assert seen == vip
+
+    second = admin.get("/admin?email=vip&status=open&page=2").text
+    prev = re.search(r'rel="prev" href="([^"]+)"', second)
+    assert prev is not None
+    assert parse_qs(urlsplit(html.unescape(prev.group(1))).query) == {
+        "email": ["vip"],
+        "status": ["open"],
+    }
+    assert 'rel="next"' not in second
+
+    everything = admin.get("/admin?page=4").text
+    assert cart_ids(everything) == newest_first[3 * PAGE_SIZE :]
+
+
+def test_a_page_past_the_end_is_empty_not_an_error(admin: TestClient, five: Five) -> None:
+    response = admin.get("/admin?page=7")
+    assert response.status_code == 200
+    assert cart_ids(response.text) == []
+    assert "There is no page 7" in response.text
+
+
+@pytest.mark.parametrize(
+    ("query", "message"),
+    [
+        ("start=2026-13-01", "The start date is not a date"),
+        ("start=2026-02-30", "The start date is not a date"),
+        ("end=yesterday", "The end date is not a date"),
+        ("start=20261122", "The start date is not a date"),
+        ("start=2026-11-22T00:00", "The start date is not a date"),
+        ("start=1999-12-31", "The start date must be between"),
+        ("end=9999-12-31", "The end date must be between"),
+        ("start=2026-11-22&end=2026-11-21", "The start date is after the end date."),
+        ("status=closed", "The status must be open, ordered or all."),
+        ("page=0", "The page must be a whole number"),
+        ("page=-1", "The page must be a whole number"),
+        ("page=abc", "The page must be a whole number"),
+        ("page=%EF%BC%91", "The page must be a whole number"),
+        ("page=100001", "The page must be a whole number"),
+        ("email=a%00b", "The email filter must be at most 254 printable characters."),
+        ("email=" + "a" * 255, "The email filter must be at most 254 printable characters."),
+    ],
+)
+def test_bad_filters_get_400_with_a_message(admin: TestClient, query: str, message: str) -> None:
+    paths = ["/admin"] if query.startswith("page=") else ["/admin", "/admin/export.csv"]
+    for path in paths:  # the export has no pages
+        response = admin.get(f"{path}?{query}")
+        assert response.status_code == 400, path
+        assert response.headers["content-type"].startswith("text/html")
+        assert message in response.text
+        assert 'role="alert"' in response.text
+        assert 'id="carts"' not in response.text
+        assert 'action="/admin"' in response.text  # the form is there to fix it
+
+
+def test_every_stored_field_is_shown(
+    admin: TestClient, cartback: Cartback, clock: FakeClock
+) -> None:
+    (full, plain) = seed(
+        cartback,
+        clock,
+        [
+            cart_submission(
+                "Full.Person@Example.com",
+                form_id="order-7",
+                product_id="sku-42",
+                product_name="Deluxe Kit",
+                cart_value="129.50",
+                currency="usd",
+                consent={"sms": True},
+                fields={
+                    "phone": "+1 415 555 0100",
+                    "first_name": "Ada",
+                    "last_name": "Lovelace",
+                    "street": "Main Street",
+                    "house_number": "12b",
+                    "city": "Springfield",
+                    "state": "IL",
+                    "zip": "62701",
+                    "address2": "Suite 300",
+                    "newsletter": True,
+                },
+            ),
+            cart_submission("plain@example.com", fields={"phone": "12345"}),
+        ],
+    )
+    clock.advance(minutes=5)
+    cartback.capture(cart_submission("Full.Person@Example.com", form_id="order-7",
+                                     fields={"last_name": "Byron"}))  # fmt: skip
+    cartback.record_consent("full.person@example.com", "email", "withdrawn")
+    (closed,) = cartback.mark_ordered(email="full.person@example.com", order_id="A-77", revenue=99)
+    page = admin.get("/admin").text
+    row = row_html(page, full.id)
+    assert full.contact.phone == "+14155550100"
+    for text in [
+        "2026-11-22 12:00:00 UTC",  # created
+        "2026-11-22 12:07:00 UTC",  # updated by the second capture
+        "2 captures",
+        "Deluxe Kit",
+        "product sku-42",
+        "form order-7",
+        "129.50 USD",
+        "seller us",
+        "Full.Person@example.com",
+        "+14155550100",
+        "Ada Byron",
+        "Main Street 12b",
+        "Suite 300",
+        "(address2)",
+        "62701 Springfield",
+        "IL",
+        "US",
+        "newsletter opt-in: yes",
+        "sms: yes",
+        "email: withdrawn",
+        "push: no (default)",
+        "ordered",
+        "order A-77",
+        "revenue 99",
+    ]:
+        assert text in row, text
+    assert closed.ordered_at is not None
+    assert "not E.164" not in row
+    other = row_html(page, plain.id)
+    assert "12345" in other
+    assert "not E.164" in other
+    assert "newsletter opt-in: not asked" in other
+    assert "email: yes (default)" in other
+    assert ">open<" in other
+
+
+def test_stored_markup_is_shown_as_text(
+    admin: TestClient, cartback: Cartback, clock: FakeClock
+) -> None:
+    (cart,) = seed(
+        cartback,
+        clock,
+        [cart_submission("xss@example.com", product_name=XSS, fields={"first_name": XSS})],
+    )
+    page = admin.get("/admin").text
+    row = row_html(page, cart.id)
+    escaped = html.escape(XSS, quote=False)
+    assert row.count(escaped) == 2
+    assert "<script" not in page
+    assert "<img" not in page
+
+
+# -- the export ------------------------------------------------------------------------
+
+
+def read_csv(response: Any, fmt: str) -> list[list[str]]:
+    body: bytes = response.content
+    if fmt == "excel":
+        assert body.startswith(b"\xef\xbb\xbf")
+        text = body.decode("utf-8").removeprefix("\ufeff")
+        return list(csv.reader(io.StringIO(text, newline=""), delimiter=";"))
+    assert not body.startswith(b"\xef\xbb\xbf")
+    return list(csv.reader(io.StringIO(body.decode("utf-8"), newline="")))
+
+
+@pytest.mark.parametrize("fmt", ["rfc4180", "excel"])
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        ("", "abcde"),
+        ("start=2026-11-19&end=2026-11-20", "cd"),
+        ("email=example", "acd"),
+        ("status=ordered", "c"),
+        ("status=open&email=zzz", ""),
+    ],
+)
+def test_export_holds_exactly_the_filtered_carts(
+    admin: TestClient, cartback: Cartback, five: Five, fmt: str, query: str, expected: str
+) -> None:
+    response = admin.get(f"/admin/export.csv?format={fmt}&{query}&page=3")
+    assert response.status_code == 200
+    assert response.headers["content-type"] == "text/csv; charset=utf-8"
+    assert response.headers["content-disposition"] == (
+        'attachment; filename="abandoned-carts-2026-11-22.csv"'
+    )
+    rows = read_csv(response, fmt)
+    assert tuple(rows[0]) == CSV_COLUMNS
+    expected_rows = [cart_row(cartback.get_cart(cart_id)) for cart_id in five.ids(expected)]
+    assert rows[1:] == expected_rows
+    if fmt == "excel":
+        assert response.content.split(b"\r\n")[0].count(b";") == len(CSV_COLUMNS) - 1
+    if "c" in expected:
+        (carol,) = (row for row in rows[1:] if row[0] == five.c.id)
+        record = dict(zip(CSV_COLUMNS, carol, strict=True))
+        assert record["email"] == "carol@example.com"
+        assert record["status"] == "ordered"
+        assert record["order_id"] == "ord-1"
+        assert record["revenue"] == "49.90"
+        assert record["created_at"] == "2026-11-19T00:00:00+00:00"
+
+
+def test_export_defaults_to_rfc4180(admin: TestClient, five: Five) -> None:
+    rows = read_csv(admin.get("/admin/export.csv"), "rfc4180")
+    assert len(rows) == 6
+
+
+def test_export_neutralises_formulas(
+    admin: TestClient, cartback: Cartback, clock: FakeClock
+) -> None:
+    names = ['=HYPERLINK("http://x")', "+1", "-2", "@SUM(A1)"]
+    carts = seed(
+        cartback,
+        clock,
+        [cart_submission(f"f{index}@example.com", fields={"first_name": name})
+         for index, name in enumerate(names)]
+        + [cart_submission("tab@example.com", product_name="\t=cmd", product_id="\r=x")],
+    )  # fmt: skip
+    cartback.mark_ordered(email="tab@example.com", order_id="\t-3")
+    for fmt in ("rfc4180", "excel"):
+        rows = read_csv(admin.get(f"/admin/export.csv?format={fmt}"), fmt)
+        records = {row[0]: dict(zip(CSV_COLUMNS, row, strict=True)) for row in rows[1:]}
+        for cart, name in zip(carts, names, strict=False):
+            assert records[cart.id]["first_name"] == "'" + name
+        tab = records[carts[-1].id]
+        assert tab["product_name"] == "'\t=cmd"
+        assert tab["product_id"] == "'\r=x"
+        assert tab["order_id"] == "'\t-3"
+
+
+def test_export_streams_every_page(
+    admin: TestClient, cartback: Cartback, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    newest_first = _seed_many(cartback, clock, EXPORT_PAGE_SIZE + 20)
+    calls: list[tuple[int, int]] = []
+    original = cartback.list_carts
+
+    def spy(query: CartQuery | None = None, *, limit: int = 50, offset: int = 0) -> CartPage:
+        calls.append((limit, offset))
+        return original(query, limit=limit, offset=offset)
+
+    monkeypatch.setattr(cartback, "list_carts", spy)
+    with admin.stream("GET", "/admin/export.csv") as response:
+        assert response.status_code == 200
+        chunks = list(response.iter_bytes())
+    rows = list(csv.reader(io.StringIO(b"".join(chunks).decode("utf-8"), newline="")))
+    assert [row[0] for row in rows[1:]] == newest_first
+    assert calls == [(EXPORT_PAGE_SIZE, 0), (EXPORT_PAGE_SIZE, EXPORT_PAGE_SIZE)]
+
+
+def test_export_leaves_out_carts_captured_after_it_started(
+    admin: TestClient, cartback: Cartback, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (before,) = seed(cartback, clock, [cart_submission("before@example.com")])
+    original = cartback.list_carts
+
+    def capture_meanwhile(
+        query: CartQuery | None = None, *, limit: int = 50, offset: int = 0
+    ) -> CartPage:
+        clock.advance(seconds=1)
+        seed(cartback, clock, [cart_submission(f"during{offset}@example.com")])
+        return original(query, limit=limit, offset=offset)
+
+    monkeypatch.setattr(cartback, "list_carts", capture_meanwhile)
+    rows = read_csv(admin.get("/admin/export.csv"), "rfc4180")
+    assert [row[0] for row in rows[1:]] == [before.id]
+
+
+@pytest.mark.parametrize("method", ["POST", "PUT", "PATCH", "DELETE"])
+def test_export_answers_only_get(receiver_client: TestClient, method: str) -> None:
+    response = receiver_client.request(method, "/admin/export.csv", headers=bearer())
+    assert response.status_code == 405
+
+
+def test_export_head_sends_headers_only(admin: TestClient, five: Five) -> None:
+    response = admin.head("/admin/export.csv")
+    assert response.status_code == 200
+    assert response.content == b""
+    assert response.headers["content-disposition"].startswith("attachment;")
+
+
+def test_export_bad_format_is_a_400(admin: TestClient) -> None:
+    response = admin.get("/admin/export.csv?format=xlsx")
+    assert response.status_code == 400
+    assert "The export format must be rfc4180 or excel." in response.text
+
+
+def test_anonymous_export_redirects_to_login(receiver_client: TestClient) -> None:
+    response = receiver_client.get("/admin/export.csv?format=excel&email=a", follow_redirects=False)
+    assert response.status_code == 303
+    (target,) = parse_qs(urlsplit(response.headers["location"]).query)["next"]
+    assert target == "/admin/export.csv?format=excel&email=a"
+
+
+def test_table_links_to_the_export_with_its_filters(admin: TestClient, five: Five) -> None:
+    page = admin.get("/admin?start=2026-11-20&email=ex&status=open&page=1").text
+    form = re.search(r'<form class="export"(.*?)</form>', page, re.S)
+    assert form is not None
+    hidden = dict(re.findall(r'type="hidden" name="(\w+)" value="([^"]*)"', form.group(1)))
+    assert hidden == {"start": "2026-11-20", "email": "ex", "status": "open"}
+    assert 'action="/admin/export.csv"' in form.group(0)
+    assert 'name="format"' in form.group(1)
+
+
+def test_dates_are_whole_utc_days(admin: TestClient, cartback: Cartback, clock: FakeClock) -> None:
+    clock.now = datetime(2026, 11, 21, 23, 59, 59, 999_999, tzinfo=UTC)
+    (late,) = seed(cartback, clock, [cart_submission("late@example.com")], step_seconds=0)
+    clock.now = datetime.combine(date(2026, 11, 22), datetime.min.time(), tzinfo=UTC)
+    (early,) = seed(cartback, clock, [cart_submission("early@example.com")])
+    assert cart_ids(admin.get("/admin?end=2026-11-21").text) == [late.id]
+    assert cart_ids(admin.get("/admin?start=2026-11-22").text) == [early.id]
+
+
+@pytest.mark.parametrize(
+    ("headers", "allowed"),
+    [
+        ({"sec-fetch-site": "same-origin"}, True),
+        ({"sec-fetch-site": "none"}, True),
+        ({"sec-fetch-site": "cross-site"}, False),
+        ({"sec-fetch-site": "same-site"}, False),
+        ({"sec-fetch-site": "cross-site", "origin": "http://testserver"}, False),
+        ({"sec-fetch-site": "same-origin", "origin": "null"}, True),  # no-referrer forms
+        ({"origin": "null"}, True),  # plain-HTTP hosts get neither header right
+        ({"origin": "http://testserver"}, True),
+        ({"origin": "https://evil.example"}, False),
+        ({}, True),  # scripts
+    ],
+)
+def test_login_checks_where_the_form_was_posted_from(
+    receiver_client: TestClient, headers: dict[str, str], allowed: bool
+) -> None:
+    response = login_post(receiver_client, RECEIVER_PASSWORD, **headers)
+    assert response.status_code == (303 if allowed else 403)
