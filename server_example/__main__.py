@@ -7,6 +7,7 @@ the demo shop page at ``/`` embedding the snippet, and the dashboard at ``/admin
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import sys
 from pathlib import Path
@@ -22,7 +23,9 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m server_example", description=__doc__)
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8000)
-    parser.add_argument("--database", type=Path, default=Path("cartback-demo.sqlite3"))
+    parser.add_argument(
+        "--database", type=Path, default=None, help="the SQLite file (wins over CARTBACK_DATABASE)"
+    )
     parser.add_argument(
         "--write-openapi", action="store_true", help="rewrite server_example/openapi.json and exit"
     )
@@ -35,9 +38,12 @@ def main(argv: list[str] | None = None) -> None:
     public_url = f"http://{args.host}:{args.port}"
     if os.environ.get("CARTBACK_ADMIN_PASSWORD"):
         settings = Settings.from_env()
+        if args.database is not None:
+            settings = dataclasses.replace(settings, database=args.database)
         banner = [f"cartback receiver on {public_url}  (dashboard: {public_url}/admin)"]
     else:
-        settings = Settings.for_demo(args.database.resolve(), public_url)
+        database = args.database or Path("cartback-demo.sqlite3")
+        settings = Settings.for_demo(database.resolve(), public_url)
         banner = [
             "cartback demo",
             f"  demo shop (order form): {public_url}/",

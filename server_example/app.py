@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import AsyncIterator, Callable
@@ -10,6 +12,7 @@ from pathlib import Path
 
 import jinja2
 from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
@@ -33,6 +36,7 @@ __all__ = ["SNIPPET_DIR", "create_app"]
 
 log = logging.getLogger("cartback.receiver")
 
+PURGE_INTERVAL_SECONDS = 6 * 3600
 HERE = Path(__file__).parent
 SNIPPET_DIR = HERE.parent / "snippet"
 # Autoescape everything explicitly: every value shown in a page may come from a prospect.
@@ -132,12 +136,28 @@ def create_app(
             status_code=500,
         )
 
+    async def purge() -> None:
+        # Retention: carts idle longer than retention_days go (counts only in the log).
+        removed = await run_in_threadpool(cartback.purge_expired)
+        if removed:
+            log.info("retention purge removed %d carts", removed)
+
+    async def purge_periodically() -> None:
+        while True:
+            await asyncio.sleep(PURGE_INTERVAL_SECONDS)
+            await purge()
+
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        await purge()
         writer.start()
+        purger = asyncio.create_task(purge_periodically())
         try:
             yield
         finally:
+            purger.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await purger
             writer.stop()
             store.close()
 

@@ -50,7 +50,13 @@ class LinksApi:
             if name in request.query_params
         }
         try:
-            cart = await run_in_threadpool(self.cartback.open_recovery_link, token, utm)
+            claims = self.cartback.verify_link(token, "recover")
+            cart = await run_in_threadpool(self.cartback.get_cart, claims.cart_id)
+            form_url = self.settings.form_urls.get(cart.context.form_id)
+            if form_url is None and self.settings.demo:
+                form_url = self.settings.public_url.rstrip("/") + "/"
+            if form_url is not None:  # record the click only when the link leads somewhere
+                cart = await run_in_threadpool(self.cartback.open_recovery_link, token, utm)
         except TokenExpiredError:
             return self._page(
                 request,
@@ -74,9 +80,6 @@ class LinksApi:
                 "Nothing saved here",
                 "We no longer hold this order. You are welcome to start a new one.",
             )
-        form_url = self.settings.form_urls.get(cart.context.form_id)
-        if form_url is None and self.settings.demo:
-            form_url = self.settings.public_url.rstrip("/") + "/"
         if form_url is None:
             return self._page(
                 request,

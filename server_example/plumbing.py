@@ -48,7 +48,7 @@ async def read_body(request: Request, limit: int) -> bytes:
     """The body, refusing more than ``limit`` bytes without reading past the limit."""
     declared = request.headers.get("content-length")
     if declared is not None:
-        if not declared.isdigit():
+        if not (declared.isascii() and declared.isdigit()):
             raise ApiError(
                 400, field="content-length", reason="invalid", message="bad Content-Length"
             )
@@ -84,7 +84,7 @@ async def read_json_object(request: Request, limit: int) -> tuple[dict[str, Any]
         raise ApiError(400, field="$", reason="invalid_utf8", message="body is not UTF-8") from None
     try:
         data = json.loads(text)
-    except (json.JSONDecodeError, RecursionError):
+    except (ValueError, RecursionError):  # ValueError: also an integer of over 4300 digits
         raise ApiError(
             400, field="$", reason="malformed_json", message="body is not JSON"
         ) from None

@@ -28,6 +28,7 @@ __all__ = ["CaptureResult", "CaptureStatus", "Cartback"]
 
 _MAX_UTM_LENGTH = 200
 _MONEY: TypeAdapter[Decimal] = TypeAdapter(Money)
+_MAX_DEFAULT_FORMS = 1024
 
 CaptureStatus = Literal["stored", "updated", "unchanged", "not_stored"]
 """What a capture did: opened a cart, changed one, repeated one, or stored nothing."""
@@ -94,6 +95,7 @@ class Cartback:
         self.retention_days = retention_days
         self.consent_defaults = consent_defaults
         self.links = links
+        self._default_forms: dict[str, OrderForm] = {}
 
     def now(self) -> datetime:
         """The injected clock's time, checked to be timezone-aware, in UTC."""
@@ -101,7 +103,14 @@ class Cartback:
 
     def form(self, form_id: str) -> OrderForm:
         """The declaration of ``form_id``, or a default one."""
-        return self.forms.get(form_id) or OrderForm(form_id=form_id)
+        form = self.forms.get(form_id) or self._default_forms.get(form_id)
+        if form is None:
+            # Undeclared forms share the default map: build (and cache) it once per id.
+            form = OrderForm(form_id=form_id)
+            if len(self._default_forms) >= _MAX_DEFAULT_FORMS:
+                self._default_forms.clear()
+            self._default_forms[form_id] = form
+        return form
 
     # -- capture -------------------------------------------------------------------
 

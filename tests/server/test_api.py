@@ -445,3 +445,14 @@ def test_the_served_openapi_document_is_the_committed_one(api: TestClient) -> No
         "/r/{token}",
         "/u/{token}",
     }
+
+
+def test_the_receiver_purges_expired_carts_when_it_starts(tmp_path: Path, clock: FakeClock) -> None:
+    settings = make_settings(tmp_path, retention_days=30)
+    first = create_app(settings, clock=clock)
+    with TestClient(first) as client:
+        assert beacon(client, CAPTURE).json()["status"] == "stored"
+    clock.advance(days=31)
+    second = create_app(settings, clock=clock)
+    with TestClient(second) as client:
+        assert sdk(client).list_carts().total == 0

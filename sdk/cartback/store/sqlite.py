@@ -145,20 +145,24 @@ class SQLiteStore:
         db: sqlite3.Connection,
         type_: EventType,
         at: datetime,
-        payload: dict[str, Any],
+        payload: dict[str, Any] | str,
         *,
         cart_id: str | None,
         prospect: str | None,
         session_id: str | None = None,
     ) -> None:
+        """Append an event; ``payload`` is a JSON-able dict or JSON text already made."""
+        text = payload if isinstance(payload, str) else json.dumps(payload)
         db.execute(
             "INSERT INTO outbox (event_id, type, occurred_at, cart_id, prospect, session_id,"
             " payload) VALUES (?, ?, ?, ?, ?, ?, ?)",
-            (new_id("evt_"), type_, _ts(at), cart_id, prospect, session_id, json.dumps(payload)),
+            (new_id("evt_"), type_, _ts(at), cart_id, prospect, session_id, text),
         )
 
-    def _write_cart(self, db: sqlite3.Connection, cart: Cart, *, insert: bool) -> None:
+    def _write_cart(self, db: sqlite3.Connection, cart: Cart, *, insert: bool) -> str:
+        """Insert or update the cart's row; returns the cart as JSON text."""
         prospect = cart.contact.prospect_key
+        body = cart.model_dump_json()
         row = (
             prospect,
             cart.context.form_id,
@@ -166,7 +170,7 @@ class SQLiteStore:
             cart.status,
             _ts(cart.created_at),
             _ts(cart.updated_at),
-            cart.model_dump_json(),
+            body,
             cart.id,
         )
         if insert:
@@ -186,6 +190,7 @@ class SQLiteStore:
                 "INSERT OR IGNORE INTO cart_sessions (session_id, cart_id) VALUES (?, ?)",
                 (cart.session_id, cart.id),
             )
+        return body
 
     def _append_consent(
         self, db: sqlite3.Connection, events: Sequence[ConsentEvent], *, changes_only: bool
@@ -201,6 +206,7 @@ class SQLiteStore:
                 current = "withdrawn" if latest is None else latest[0]
                 if current == event.action:
                     continue
+            body = event.model_dump_json()
             db.execute(
                 "INSERT INTO consent_events (prospect, channel, action, at, session_id, body)"
                 " VALUES (?, ?, ?, ?, ?, ?)",
@@ -210,14 +216,14 @@ class SQLiteStore:
                     event.action,
                     _ts(event.at),
                     event.session_id,
-                    event.model_dump_json(),
+                    body,
                 ),
             )
             self._outbox(
                 db,
                 "consent.changed",
                 event.at,
-                event.model_dump(mode="json"),
+                body,  # the row's JSON: serialised once
                 cart_id=None,
                 prospect=event.prospect,
                 session_id=event.session_id,
@@ -236,9 +242,10 @@ class SQLiteStore:
             (prospect, plan.context.form_id),
         ).fetchone()
         status: SaveStatus
+        body = ""
         if row is None:
             cart = new_cart(plan, new_id("cart_"))
-            self._write_cart(db, cart, insert=True)
+            body = self._write_cart(db, cart, insert=True)
             status = "stored"
         else:
             existing = Cart.model_validate_json(row[0])
@@ -247,13 +254,13 @@ class SQLiteStore:
                 cart, status = existing, "unchanged"
             else:
                 cart, status = merged, "updated"
-                self._write_cart(db, cart, insert=False)
+                body = self._write_cart(db, cart, insert=False)
         if status != "unchanged":
             self._outbox(
                 db,
                 "cart.captured" if status == "stored" else "cart.updated",
                 plan.captured_at,
-                {"cart": cart.model_dump(mode="json")},
+                '{"cart":' + body + "}",  # the row's JSON: serialised once
                 cart_id=cart.id,
                 prospect=prospect,
                 session_id=plan.session_id,
@@ -339,12 +346,12 @@ class SQLiteStore:
                         "ordered_at": closure.at,
                     }
                 )
-                self._write_cart(db, cart, insert=False)
+                body = self._write_cart(db, cart, insert=False)
                 self._outbox(
                     db,
                     "cart.ordered",
                     closure.at,
-                    {"cart": cart.model_dump(mode="json")},
+                    '{"cart":' + body + "}",
                     cart_id=cart.id,
                     prospect=cart.contact.prospect_key,
                 )
