@@ -89,6 +89,14 @@ class LinksApi:
             )
         return RedirectResponse(prefill_url(form_url, cart, utm=utm), status_code=303)
 
+    def _invalid_unsubscribe_link(self, request: Request) -> HTMLResponse:
+        return self._page(
+            request,
+            400,
+            "This link is not valid",
+            "Please use the unsubscribe link exactly as it was sent.",
+        )
+
     async def unsubscribe(self, request: Request) -> Response:
         """GET shows a confirmation; POST (also RFC 8058 one-click) records it."""
         token = request.path_params["token"]
@@ -96,12 +104,7 @@ class LinksApi:
             try:
                 claims = self.cartback.verify_link(token, "unsubscribe")
             except SignatureError:
-                return self._page(
-                    request,
-                    400,
-                    "This link is not valid",
-                    "Please use the unsubscribe link exactly as it was sent.",
-                )
+                return self._invalid_unsubscribe_link(request)
             channel = _CHANNEL_NAMES.get(claims.channel or "", "messages")
             return self.templates.TemplateResponse(
                 request, "unsubscribe.html", {"channel": channel, "token": token}
@@ -110,12 +113,7 @@ class LinksApi:
         try:
             event = await run_in_threadpool(self.cartback.unsubscribe, token)
         except SignatureError:
-            return self._page(
-                request,
-                400,
-                "This link is not valid",
-                "Please use the unsubscribe link exactly as it was sent.",
-            )
+            return self._invalid_unsubscribe_link(request)
         except CartNotFoundError:
             return self._page(
                 request,
