@@ -179,6 +179,8 @@ def create_app(
         },
         lifespan=lifespan,
     )
+    # No 307 to the slash-less path: an unknown path is a plain 404 (or JSON under /api).
+    app.router.redirect_slashes = False
     app.state.cartback = cartback
     app.state.settings = settings
     return app

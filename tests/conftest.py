@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 
 from cartback import Cartback, SQLiteStore
+
+# CI explores the same examples every run so that main stays green; a developer's run
+# draws new ones and may find what CI has not.
+settings.register_profile("ci", derandomize=True, print_blob=True)
+if os.environ.get("CI"):
+    settings.load_profile("ci")
 
 # The receiver's fixtures (receiver_settings, receiver_app, receiver_client,
 # live_receiver, ...) serve tests/server and tests/browser alike.

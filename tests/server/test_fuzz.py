@@ -940,7 +940,9 @@ def capture_bodies(fuzzer: Fuzzer) -> None:
         if not isinstance(body, dict) or not isinstance(body.get("fields"), dict):
             return
         # The same prospect again with some fields changed: merged into the open cart.
-        again = {**body, "fields": {**body["fields"], **update}}
+        # A broken body keeps its own values, so the update cannot repair it by chance.
+        merged = {**update, **body["fields"]} if invalid else {**body["fields"], **update}
+        again = {**body, "fields": merged}
         fuzzer.request(
             "POST",
             "/api/capture",
