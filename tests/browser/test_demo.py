@@ -4,8 +4,6 @@ the dashboard. A newcomer fills the form, closes the tab, and sees the cart."""
 from __future__ import annotations
 
 import dataclasses
-import time
-from collections.abc import Callable
 
 import pytest
 from playwright.sync_api import Browser, Page, expect
@@ -13,6 +11,7 @@ from starlette.applications import Starlette
 
 from cartback import Cart, Cartback
 from server_example.settings import Settings
+from tests.browser.support import wait_until
 from tests.server.fixtures import RECEIVER_PASSWORD
 
 pytestmark = pytest.mark.browser
@@ -22,14 +21,6 @@ pytestmark = pytest.mark.browser
 def receiver_settings(receiver_settings: Settings) -> Settings:
     """The shared receiver settings with the demo shop page switched on."""
     return dataclasses.replace(receiver_settings, demo=True)
-
-
-def wait_for(condition: Callable[[], bool], timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            pytest.fail("condition not met in time", pytrace=False)
-        time.sleep(0.05)
 
 
 def carts(app: Starlette) -> tuple[Cart, ...]:
@@ -58,7 +49,7 @@ def test_fill_close_the_tab_and_see_the_cart_in_the_dashboard(
     fill_demo_form(shop)
     shop.close(run_before_unload=True)  # the prospect leaves: pagehide sends the beacon
 
-    wait_for(lambda: len(carts(receiver_app)) == 1)
+    wait_until(lambda: len(carts(receiver_app)) == 1, what="the beacon's cart")
     [cart] = carts(receiver_app)
     assert cart.contact.email == "new.comer@example.com"
     assert (cart.contact.first_name, cart.contact.phone) == ("Nia", "+14155552671")
@@ -80,10 +71,10 @@ def test_fill_close_the_tab_and_see_the_cart_in_the_dashboard(
 def test_buying_closes_the_cart(page: Page, live_receiver: str, receiver_app: Starlette) -> None:
     page.goto(live_receiver + "/")
     fill_demo_form(page)
-    wait_for(lambda: len(carts(receiver_app)) == 1)
+    wait_until(lambda: len(carts(receiver_app)) == 1, what="the captured cart", page=page)
     page.click("button[type=submit]")
     expect(page.locator("h1")).to_have_text("Thank you for your order")
-    wait_for(lambda: carts(receiver_app)[0].status == "ordered")
+    wait_until(lambda: carts(receiver_app)[0].status == "ordered", what="the closed cart")
 
 
 def test_an_eu_prospect_is_never_stored(
