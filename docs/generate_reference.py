@@ -26,6 +26,7 @@ SECTIONS: list[tuple[str, list[str]]] = [
         [
             "Submission",
             "parse_submission",
+            "Money",
             "MAX_FIELDS",
             "MAX_FIELD_LENGTH",
             "MAX_FIELD_NAME_LENGTH",
@@ -108,6 +109,7 @@ SECTIONS: list[tuple[str, list[str]]] = [
         [
             "CartbackError",
             "InvalidInputError",
+            "invalid_input_from",
             "ConfigurationError",
             "CartNotFoundError",
             "SignatureError",
@@ -230,6 +232,13 @@ def _entry(name: str) -> list[str]:
         lines.append(f"```python\n{_signature(name, obj)}\n```")
         if _doc(obj):
             lines += ["", _doc(obj)]
+    elif get_origin(obj) is Annotated:
+        base, *metadata = get_args(obj)
+        constraints = [
+            repr(item) for meta in metadata for item in getattr(meta, "metadata", [meta])
+        ]
+        lines.append(f"```python\n{name} = {_type_name(base)}\n```")
+        lines += ["", "Constraints: " + ", ".join(f"`{c}`" for c in constraints) + "."]
     elif get_origin(obj) is not None:
         lines.append(f"```python\n{name} = {_type_name(obj)}\n```")
     else:

@@ -11,8 +11,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
-from cartback import Cartback, InvalidInputError
-from cartback._submission import invalid_input_from
+from cartback import Cartback, InvalidInputError, invalid_input_from
 from server_example.plumbing import ApiError, client_key, read_json_object
 from server_example.ratelimit import RateLimiter
 from server_example.settings import Settings

@@ -10,8 +10,14 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
-from cartback import Cartback, InvalidInputError, SignatureError, verify_webhook
-from cartback._submission import Money, invalid_input_from
+from cartback import (
+    Cartback,
+    InvalidInputError,
+    Money,
+    SignatureError,
+    invalid_input_from,
+    verify_webhook,
+)
 from server_example.plumbing import ApiError, read_body
 from server_example.settings import Settings
 

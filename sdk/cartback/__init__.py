@@ -37,7 +37,9 @@ from cartback._submission import (
     MAX_FIELD_LENGTH,
     MAX_FIELD_NAME_LENGTH,
     MAX_FIELDS,
+    Money,
     Submission,
+    invalid_input_from,
     parse_submission,
 )
 from cartback._types import (
@@ -131,6 +133,7 @@ __all__ = [
     "LinkClaims",
     "LinkKind",
     "LinkSigner",
+    "Money",
     "OrderClosure",
     "OrderForm",
     "OutboxEvent",
@@ -151,6 +154,7 @@ __all__ = [
     "decode_secret",
     "extract_fields",
     "field_key",
+    "invalid_input_from",
     "iter_csv",
     "neutralize_cell",
     "normalize_country",
