@@ -39,13 +39,11 @@ from starlette.routing import BaseRoute, Route
 from starlette.templating import Jinja2Templates
 
 from cartback import (
-    CHANNELS,
     Cart,
     Cartback,
     CartQuery,
     CartStatus,
     CsvFormat,
-    decide_consent,
     iter_csv,
 )
 from server_example.plumbing import ApiError, client_key, read_body
@@ -536,7 +534,6 @@ class Dashboard:
     def _listing(self, filters: DashboardFilters) -> _Listing:
         """The page's carts, the counts and each prospect's consent (blocking I/O)."""
         query = filters.query()
-        store = self.cartback.store
         page = self.cartback.list_carts(
             query, limit=PAGE_SIZE, offset=(filters.page - 1) * PAGE_SIZE
         )
@@ -546,12 +543,8 @@ class Dashboard:
             prospect = cart.contact.prospect_key
             if prospect is None or prospect in consent:
                 continue
-            events = store.consent_events(prospect)
             decisions = []
-            for channel in CHANNELS:
-                decision = decide_consent(
-                    events, channel, now, defaults=self.cartback.consent_defaults
-                )
+            for channel, decision in self.cartback.consents(prospect, at=now).items():
                 answer = "yes" if decision.allowed else "no"
                 if decision.basis == "default":
                     answer += " (default)"
@@ -572,8 +565,8 @@ class Dashboard:
         return _Listing(
             rows=rows,
             total=page.total,
-            by_product=store.count_carts_by("product_id", query),
-            by_form=store.count_carts_by("form_id", query),
+            by_product=self.cartback.count_carts_by("product_id", query),
+            by_form=self.cartback.count_carts_by("form_id", query),
         )
 
     def _page(

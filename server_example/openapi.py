@@ -68,26 +68,20 @@ def _json_response(description: str, schema: dict[str, Any]) -> dict[str, Any]:
     return {"description": description, "content": {"application/json": {"schema": schema}}}
 
 
+def _status_body(status: str, carts: dict[str, Any]) -> dict[str, Any]:
+    """``{"status": <status>, "carts": ...}``, the answer of the session and order calls."""
+    return {
+        "type": "object",
+        "required": ["status", "carts"],
+        "properties": {"status": {"const": status}, "carts": carts},
+    }
+
+
 def openapi_document() -> dict[str, Any]:
     """The OpenAPI 3.1 document for the capture, order, link and unsubscribe endpoints."""
-    closed = {
-        "type": "object",
-        "required": ["status", "carts"],
-        "properties": {"status": {"const": "closed"}, "carts": {"type": "integer"}},
-    }
-    forgotten = {
-        "type": "object",
-        "required": ["status", "carts"],
-        "properties": {"status": {"const": "forgotten"}, "carts": {"type": "integer"}},
-    }
-    order_closed = {
-        "type": "object",
-        "required": ["status", "carts"],
-        "properties": {
-            "status": {"const": "closed"},
-            "carts": {"type": "array", "items": {"type": "string"}},
-        },
-    }
+    closed = _status_body("closed", {"type": "integer"})
+    forgotten = _status_body("forgotten", {"type": "integer"})
+    order_closed = _status_body("closed", {"type": "array", "items": {"type": "string"}})
     html = {"text/html": {"schema": {"type": "string"}}}
     token = {"name": "token", "in": "path", "required": True, "schema": {"type": "string"}}
     utm = [

@@ -166,12 +166,6 @@ class CapturePlan:
         return self.contact is not None
 
 
-def _without_card(value: str | None) -> tuple[str | None, int]:
-    if value is not None and contains_card_number(value):
-        return None, 1
-    return value, 0
-
-
 def plan_capture(
     submission: Submission,
     *,
@@ -236,12 +230,17 @@ def plan_capture(
         refused = replace(verdict, eligible=False, reasons=reasons)
         return CapturePlan(eligibility=refused, dropped=dropped, captured_at=now)
 
-    product_id, cards_a = _without_card(submission.product_id)
-    product_name, cards_b = _without_card(submission.product_name)
-    seller, cards_c = _without_card(form.seller or submission.seller)
-    session_id, cards_d = _without_card(submission.session_id)
-    version, cards_e = _without_card(form.consent_text_version or submission.consent_version)
-    context_cards = cards_a + cards_b + cards_c + cards_d + cards_e
+    # Context values come from the page too: one holding a card number is dropped.
+    claimed = (
+        submission.product_id,
+        submission.product_name,
+        form.seller or submission.seller,
+        submission.session_id,
+        form.consent_text_version or submission.consent_version,
+    )
+    kept = [None if v is not None and contains_card_number(v) else v for v in claimed]
+    product_id, product_name, seller, session_id, version = kept
+    context_cards = sum(v is not None for v in claimed) - sum(v is not None for v in kept)
     if context_cards:
         dropped = replace(dropped, card_number=dropped.card_number + context_cards)
     context = CartContext(
@@ -263,8 +262,8 @@ def plan_capture(
     for channel, ticked in submission.consent.items():
         if ticked or channel not in boxes:
             boxes[channel] = ("granted" if ticked else "withdrawn", f"consent.{channel}")
-        if channel == "newsletter":
-            newsletter = ticked
+    if "newsletter" in boxes:
+        newsletter = boxes["newsletter"][0] == "granted"
     consents = tuple(
         ConsentEvent(
             prospect=contact.prospect_key,

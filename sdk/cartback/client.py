@@ -16,7 +16,7 @@ from cartback._errors import ConfigurationError, InvalidInputError, SignatureErr
 from cartback._luhn import contains_card_number
 from cartback._models import Cart, ConsentEvent, ConsentSource, DroppedFields
 from cartback._submission import Money, Submission, parse_submission
-from cartback._types import Channel, ConsentAction, ConsentSourceKind, ReasonCode
+from cartback._types import CHANNELS, Channel, ConsentAction, ConsentSourceKind, ReasonCode
 from cartback.capture import CapturePlan, plan_capture
 from cartback.consent import DEFAULT_CONSENT, ConsentDecision, decide_consent
 from cartback.eligibility import EligibilityPolicy
@@ -191,6 +191,18 @@ class Cartback:
         events = self.store.consent_events(_prospect_key(email))
         return decide_consent(events, channel, when, defaults=self.consent_defaults)
 
+    def consents(self, email: str, *, at: datetime | None = None) -> dict[Channel, ConsentDecision]:
+        """The ledger's decision on every channel at ``at`` (default: now), from one read.
+
+        ``email`` may also be a prospect key (``Contact.prospect_key``).
+        """
+        when = self.now() if at is None else ensure_utc(at, name="at")
+        events = self.store.consent_events(_prospect_key(email))
+        return {
+            channel: decide_consent(events, channel, when, defaults=self.consent_defaults)
+            for channel in CHANNELS
+        }
+
     def may_contact(self, email: str, channel: Channel, *, at: datetime | None = None) -> bool:
         """Whether the prospect may be reached on ``channel`` at ``at`` (default: now)."""
         return self.consent(email, channel, at=at).allowed
@@ -302,6 +314,12 @@ class Cartback:
     ) -> CartPage:
         """Carts newest first, filtered by ``query``."""
         return self.store.list_carts(query or CartQuery(), limit=limit, offset=offset)
+
+    def count_carts_by(
+        self, key: Literal["product_id", "form_id"], query: CartQuery | None = None
+    ) -> list[tuple[str | None, int]]:
+        """Carts matching ``query`` counted per product or per order form, most first."""
+        return self.store.count_carts_by(key, query or CartQuery())
 
     # -- erasure and retention -----------------------------------------------------
 

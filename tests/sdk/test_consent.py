@@ -322,3 +322,18 @@ def test_an_unticked_box_without_an_earlier_grant_records_nothing(
 ) -> None:
     client.capture(submission(fields={"newsletter": "off"}))
     assert store.consent_events("alice@example.com") == []
+
+
+def test_consents_answers_every_channel_from_one_read(client: Cartback) -> None:
+    client.capture(submission(fields={"newsletter": "on"}))
+    client.record_consent("alice@example.com", "sms", "granted")
+    decisions = client.consents("alice@example.com")
+    assert set(decisions) == set(CHANNELS)
+    assert {channel: d.allowed for channel, d in decisions.items()} == {
+        "email": True,
+        "sms": True,
+        "push": False,
+        "newsletter": True,
+    }
+    assert decisions["email"].basis == "default"
+    assert decisions == {c: client.consent("alice@example.com", c) for c in CHANNELS}

@@ -18,6 +18,7 @@ from cartback._merge import merge_into, new_cart
 from cartback._models import Cart, ConsentEvent, OutboxEvent
 from cartback._types import EventType
 from cartback.capture import CapturePlan
+from cartback.consent import decide_consent
 from cartback.store._protocol import (
     CartPage,
     CartQuery,
@@ -198,13 +199,14 @@ class SQLiteStore:
         written = 0
         for event in events:
             if changes_only:
-                latest = db.execute(
-                    "SELECT action FROM consent_events WHERE prospect = ? AND channel = ?"
-                    " ORDER BY at DESC, action = 'withdrawn' DESC, seq DESC LIMIT 1",
+                # The ledger's own rule decides what is in force (no events: nothing is).
+                rows = db.execute(
+                    "SELECT body FROM consent_events WHERE prospect = ? AND channel = ?",
                     (event.prospect, event.channel),
-                ).fetchone()
-                current = "withdrawn" if latest is None else latest[0]
-                if current == event.action:
+                ).fetchall()
+                history = [ConsentEvent.model_validate_json(body) for (body,) in rows]
+                in_force = decide_consent(history, event.channel, event.at, defaults={}).allowed
+                if in_force == (event.action == "granted"):
                     continue
             body = event.model_dump_json()
             db.execute(
