@@ -54,6 +54,7 @@ SECTIONS: list[tuple[str, list[str]]] = [
             "DEFAULT_ADDITIONAL_ADDRESS_FIELDS",
             "DEFAULT_PAYMENT_PLAN_FIELDS",
             "field_key",
+            "FieldRoute",
             "CanonicalField",
             "extract_fields",
             "FilledFields",

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from dataclasses import dataclass
 from typing import Annotated, Any
 
@@ -84,7 +83,7 @@ class CaptureApi:
                 message="try again shortly",
                 headers={"Retry-After": "1"},
             ) from None
-        outcome = await asyncio.wrap_future(future)
+        outcome = await future
         return JSONResponse({"status": outcome.status, "reasons": []})
 
     async def _session_event(self, request: Request) -> SessionEvent:

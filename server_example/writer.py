@@ -4,14 +4,18 @@ With durable writes every commit waits for the disk; one commit per request caps
 receiver at the disk's fsync rate. A single writer thread drains whatever captures
 are waiting (up to ``max_batch``), saves them in one transaction, then answers each
 request. A request is answered only after its capture is durable.
+
+Answers go back to the event loop in one call per batch, not one per capture: each
+wake-up of the loop from another thread is a system call and a turn of the loop.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import queue
 import threading
-from concurrent.futures import Future
 
 from cartback import CapturePlan, SaveOutcome, Store
 
@@ -19,7 +23,8 @@ __all__ = ["CaptureWriter", "WriterOverloadedError"]
 
 log = logging.getLogger("cartback.receiver.writer")
 
-_Item = tuple[CapturePlan, "Future[SaveOutcome]"]
+_Item = tuple[CapturePlan, "asyncio.Future[SaveOutcome]"]
+_Settled = tuple["asyncio.Future[SaveOutcome]", SaveOutcome | BaseException]
 
 
 class WriterOverloadedError(Exception):
@@ -39,9 +44,12 @@ class CaptureWriter:
         """Start the writer thread."""
         self._thread.start()
 
-    def submit(self, plan: CapturePlan) -> Future[SaveOutcome]:
-        """Queue a plan; the future resolves once it is committed."""
-        future: Future[SaveOutcome] = Future()
+    def submit(self, plan: CapturePlan) -> asyncio.Future[SaveOutcome]:
+        """Queue a plan; the future resolves once it is committed.
+
+        Call it from the event loop that awaits the future.
+        """
+        future: asyncio.Future[SaveOutcome] = asyncio.get_running_loop().create_future()
         try:
             self._queue.put_nowait((plan, future))
         except queue.Full:
@@ -75,16 +83,36 @@ class CaptureWriter:
                 return
 
     def _commit(self, batch: list[_Item]) -> None:
+        settled: list[_Settled]
         try:
             outcomes = self._store.save_captures([plan for plan, _ in batch])
+            settled = [
+                (future, outcome) for (_, future), outcome in zip(batch, outcomes, strict=True)
+            ]
         except Exception:
             # Isolate the failing capture so the others still commit.
             log.warning("batch of %d failed; retrying one by one", len(batch))
+            settled = []
             for plan, future in batch:
                 try:
-                    future.set_result(self._store.save_capture(plan))
+                    settled.append((future, self._store.save_capture(plan)))
                 except Exception as exc:
-                    future.set_exception(exc)
-            return
-        for (_, future), outcome in zip(batch, outcomes, strict=True):
-            future.set_result(outcome)
+                    settled.append((future, exc))
+        loops: dict[asyncio.AbstractEventLoop, list[_Settled]] = {}
+        for future, result in settled:
+            loops.setdefault(future.get_loop(), []).append((future, result))
+        for loop, results in loops.items():
+            # A closed loop raises RuntimeError: nobody is waiting any more.
+            with contextlib.suppress(RuntimeError):
+                loop.call_soon_threadsafe(_settle, results)
+
+
+def _settle(results: list[_Settled]) -> None:
+    """On the event loop: answer each waiting request (unless it went away)."""
+    for future, result in results:
+        if future.done():
+            continue
+        if isinstance(result, BaseException):
+            future.set_exception(result)
+        else:
+            future.set_result(result)

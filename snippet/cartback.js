@@ -91,9 +91,10 @@ try {
   // as text/plain JSON, which needs no CORS preflight: a beacon when the page is going
   // away, else (or when the beacon is refused) fetch with keepalive. A failed fetch is
   // retried once, a second later, with the same body (so the same event id), then
-  // dropped; the next capture may then send the same fields anew. The retry runs
-  // outside any guard: fetch reports every failure through its promise, and a beacon
-  // refused the first time is merely refused (or queued) again.
+  // dropped; the next capture may then send the same fields anew. Each attempt runs
+  // inside guard(); fetch reports its failures through the promise, whose handlers only
+  // schedule the retry. A beacon refused the first time is merely refused (or queued)
+  // again, then fetch is tried.
   let send = (path, data, beacon, tries = 2) => {
     const body = JSON.stringify({
       v: 1,

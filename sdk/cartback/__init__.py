@@ -62,6 +62,7 @@ from cartback.order_form import (
     DEFAULT_ADDITIONAL_ADDRESS_FIELDS,
     DEFAULT_FIELD_MAP,
     DEFAULT_PAYMENT_PLAN_FIELDS,
+    FieldRoute,
     OrderForm,
     field_key,
 )
@@ -128,6 +129,7 @@ __all__ = [
     "EligibilityResult",
     "ErasureReport",
     "EventType",
+    "FieldRoute",
     "FilledFields",
     "InvalidInputError",
     "LinkClaims",

@@ -6,6 +6,7 @@ All region data lives here, in one place. Country codes are ISO 3166-1 alpha-2.
 from __future__ import annotations
 
 import unicodedata
+from functools import lru_cache
 from typing import Final, Literal
 
 import pycountry
@@ -110,4 +111,10 @@ def normalize_country(value: str | int | None) -> str | None:
     text = str(value)
     if len(text) > 100:
         return None
+    return _lookup(text)
+
+
+@lru_cache(maxsize=1024)
+def _lookup(text: str) -> str | None:
+    # A country's spelling is not personal data; real traffic repeats a few of them.
     return _LOOKUP.get(_fold(text))

@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from typing import Final
+from typing import Final, cast
 
 from cartback._contact_values import normalize_phone
 from cartback._errors import InvalidInputError
@@ -17,7 +17,7 @@ from cartback._models import CartContext, ConsentEvent, ConsentSource, Contact, 
 from cartback._submission import CONTROL_CHARACTERS, MAX_FIELD_LENGTH, FieldValue, Submission
 from cartback._types import CanonicalField, Channel, ConsentAction, ReasonCode
 from cartback.eligibility import EligibilityPolicy, EligibilityResult
-from cartback.order_form import OrderForm, field_key
+from cartback.order_form import OrderForm
 
 __all__ = ["CapturePlan", "FilledFields", "extract_fields", "plan_capture"]
 
@@ -47,7 +47,13 @@ def _invalid(name: str, message: str, reason: str) -> InvalidInputError:
 
 def _text(name: str, value: FieldValue) -> str | None:
     """A mapped field's value as text; ``None`` when empty. Raises on unusable input."""
-    if type(value) is not str:
+    if type(value) is str and len(value) <= MAX_FIELD_LENGTH and value.isascii():
+        # The common case, in three C calls: printable ASCII has no control
+        # character, and needs whitespace collapsed only where a run of spaces is.
+        if value.isprintable():
+            text = value.strip()
+            return (" ".join(text.split()) if "  " in text else text) or None
+    elif type(value) is not str:
         if value is None:
             return None
         if isinstance(value, bool) or not isinstance(value, int | float):
@@ -63,8 +69,8 @@ def _text(name: str, value: FieldValue) -> str | None:
             value.encode("utf-8")
         except UnicodeEncodeError:  # a lone surrogate, e.g. from a JSON "\\ud800" escape
             raise _invalid(name, "not valid Unicode text", "invalid_unicode") from None
-    # isprintable() is a fast C scan; only text with a tab, newline or other
-    # non-printable character needs the precise control-character check.
+    # Only text with a tab, newline or other non-printable character needs the
+    # precise control-character check.
     if not value.isprintable() and CONTROL_CHARACTERS.search(value) is not None:
         raise _invalid(name, "contains a control character", "control_character")
     return " ".join(value.split()) or None
@@ -91,50 +97,41 @@ def extract_fields(form: OrderForm, fields: Mapping[str, FieldValue]) -> FilledF
     Raises ``InvalidInputError`` when a mapped field is not text, too long, or not
     valid Unicode. When two inputs map to the same field, the first filled one wins.
     """
-    lookup = form.lookup
-    placeholders = form.placeholder_lookup
     values: dict[CanonicalField, str] = {}
     extra: dict[str, str] = {}
     newsletter: bool | None = None
     newsletter_field: str | None = None
-    counts = {"empty": 0, "placeholder": 0, "extra": 0, "payment_plan": 0, "card_number": 0}
+    empty = placeholder = extra_count = payment_plan = card_number = 0
 
     for name, raw in fields.items():
-        key = field_key(name)
-        if key in form.payment_plan_fields:
-            counts["payment_plan"] += 1
-            continue
-        if key in form.extra_fields:
-            counts["extra"] += 1
-            continue
-        canonical = lookup.get(key)
-        is_extra_address = canonical is None and key in form.additional_address_fields
-        if canonical is None and not is_extra_address:
-            counts["extra"] += 1
-            continue
-        if canonical == "newsletter":
+        kind, target, placeholder_text = form.route(name)
+        if kind == "field" or kind == "address":
+            text = _text(name, raw)
+            if text is None:
+                empty += 1
+            elif placeholder_text is not None and placeholder_text == text.casefold():
+                placeholder += 1
+            elif contains_card_number(text):
+                card_number += 1
+            elif kind == "field":
+                values.setdefault(cast(CanonicalField, target), text)
+            else:
+                extra.setdefault(target, text)
+        elif kind == "newsletter":
             if newsletter is None:
                 newsletter = _checkbox(name, raw)
                 newsletter_field = None if contains_card_number(name) else name
-            continue
-        text = _text(name, raw)
-        if text is None:
-            counts["empty"] += 1
-        elif key in placeholders and placeholders[key] == text.casefold():
-            counts["placeholder"] += 1
-        elif contains_card_number(text):
-            counts["card_number"] += 1
-        elif is_extra_address:
-            extra.setdefault(key, text)
-        elif canonical is not None:
-            values.setdefault(canonical, text)
+        elif kind == "payment_plan":
+            payment_plan += 1
+        else:
+            extra_count += 1
 
     return FilledFields(
         values=values,
         address_extra=extra,
         newsletter=newsletter,
         newsletter_field=newsletter_field,
-        dropped=DroppedFields(**counts),
+        dropped=DroppedFields(empty, placeholder, extra_count, payment_plan, card_number),
     )
 
 
@@ -238,11 +235,12 @@ def plan_capture(
         submission.session_id,
         form.consent_text_version or submission.consent_version,
     )
-    kept = [None if v is not None and contains_card_number(v) else v for v in claimed]
-    product_id, product_name, seller, session_id, version = kept
-    context_cards = sum(v is not None for v in claimed) - sum(v is not None for v in kept)
-    if context_cards:
+    if any(v is not None and contains_card_number(v) for v in claimed):
+        kept = [None if v is not None and contains_card_number(v) else v for v in claimed]
+        context_cards = sum(v is not None for v in claimed) - sum(v is not None for v in kept)
         dropped = replace(dropped, card_number=dropped.card_number + context_cards)
+        claimed = (kept[0], kept[1], kept[2], kept[3], kept[4])
+    product_id, product_name, seller, session_id, version = claimed
     context = CartContext(
         form_id=submission.form_id,
         product_id=product_id,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from functools import cached_property, lru_cache
-from typing import Annotated, Final
+from typing import Annotated, Final, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
@@ -14,9 +14,20 @@ __all__ = [
     "DEFAULT_ADDITIONAL_ADDRESS_FIELDS",
     "DEFAULT_FIELD_MAP",
     "DEFAULT_PAYMENT_PLAN_FIELDS",
+    "FieldRoute",
     "OrderForm",
     "field_key",
 ]
+
+FieldRoute = tuple[
+    Literal["field", "address", "newsletter", "extra", "payment_plan"], str, str | None
+]
+"""Where one submitted input goes: ``(kind, target, placeholder)``. The kind is a
+canonical field (target: its name), a declared address field (target: its key), the
+newsletter box, or dropped as an extra field or the payment plan; the placeholder is
+the input's declared placeholder, case-folded, if any."""
+
+_MAX_CACHED_ROUTES: Final = 4096
 
 _KEY_SEPARATORS: Final = re.compile(r"[\s\-\[\].]+")
 
@@ -148,3 +159,37 @@ class OrderForm(BaseModel):
         return {
             field_key(name): text.strip().casefold() for name, text in self.placeholders.items()
         }
+
+    @cached_property
+    def _route_cache(self) -> dict[str, FieldRoute]:
+        return {}
+
+    def route(self, name: str) -> FieldRoute:
+        """Where the input called ``name`` goes, as a ``FieldRoute``.
+
+        Memoised per form (up to 4,096 names): real forms post the same few names on
+        every capture.
+        """
+        cache = self._route_cache
+        found = cache.get(name)
+        if found is None:
+            found = self._route_uncached(name)
+            if len(cache) < _MAX_CACHED_ROUTES:
+                cache[name] = found
+        return found
+
+    def _route_uncached(self, name: str) -> FieldRoute:
+        key = field_key(name)
+        placeholder = self.placeholder_lookup.get(key)
+        if key in self.payment_plan_fields:
+            return ("payment_plan", key, None)
+        if key in self.extra_fields:
+            return ("extra", key, None)
+        canonical = self.lookup.get(key)
+        if canonical == "newsletter":
+            return ("newsletter", key, None)
+        if canonical is not None:
+            return ("field", canonical, placeholder)
+        if key in self.additional_address_fields:
+            return ("address", key, placeholder)
+        return ("extra", key, None)

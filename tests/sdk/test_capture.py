@@ -740,3 +740,42 @@ def test_field_key_spellings() -> None:
     assert field_key("billing[email]") == "billing_email"
     assert field_key("  First Name ") == "first_name"
     assert field_key("address.line1") == "address_line1"
+
+
+# -- routing inputs (memoised per form) ------------------------------------------------
+
+
+def test_route_says_where_each_input_goes_by_the_forms_declaration() -> None:
+    form = OrderForm(
+        form_id="f1",
+        field_map={"Contact-Mail": "email"},
+        extra_fields=frozenset({"phone"}),
+        additional_address_fields=frozenset({"suite"}),
+        placeholders={"city": "Your city"},
+    )
+    assert form.route("Contact-Mail") == ("field", "email", None)
+    assert form.route("billing[email]") == ("field", "email", None)
+    assert form.route("phone") == ("extra", "phone", None)  # declared extra wins
+    assert form.route("Suite") == ("address", "suite", None)
+    assert form.route("payment_plan") == ("payment_plan", "payment_plan", None)
+    assert form.route("newsletter") == ("newsletter", "newsletter", None)
+    assert form.route("city") == ("field", "city", "your city")
+    assert form.route("favourite_colour") == ("extra", "favourite_colour", None)
+    # Asked again, the memoised answer is the same.
+    assert form.route("Contact-Mail") == ("field", "email", None)
+
+
+def test_routes_of_one_form_never_leak_into_another() -> None:
+    plain = OrderForm(form_id="a")
+    strict = OrderForm(form_id="b", extra_fields=frozenset({"first_name"}))
+    assert plain.route("first_name") == ("field", "first_name", None)
+    assert strict.route("first_name") == ("extra", "first_name", None)
+    assert plain.route("first_name") == ("field", "first_name", None)
+
+
+def test_a_flood_of_distinct_input_names_is_routed_right_with_bounded_memory() -> None:
+    form = OrderForm(form_id="f1")
+    for index in range(6000):
+        assert form.route(f"junk_{index}") == ("extra", f"junk_{index}", None)
+    assert form.route("email") == ("field", "email", None)
+    assert len(form._route_cache) <= 4096
