@@ -11,7 +11,8 @@ Routes, all under ``/admin``:
 
 Authentication: the login form sets an HttpOnly, SameSite=Strict session cookie
 (``Path=/admin``) holding a token signed with a key derived from ``secret_key`` and the
-admin password (changing the password ends every session); it expires after 12 hours.
+admin password (changing the password ends every session); it expires after 12 hours,
+and logging out revokes it (the receiver process remembers revoked tokens until then).
 Scripts send ``Authorization: Bearer <admin password>`` instead. Failed attempts, by
 form or by header, are throttled per client IP; while a client is throttled no password
 is checked at all. Nothing personal is ever logged.
@@ -106,10 +107,11 @@ _STATUSES: Final[tuple[StatusFilter, ...]] = ("all", "open", "ordered")
 
 
 class SessionSigner:
-    """Issues and verifies ``v1.<expiry>.<nonce>.<mac>`` admin session tokens.
+    """Issues, verifies and revokes ``v1.<expiry>.<nonce>.<mac>`` admin session tokens.
 
     The MAC key is derived from the receiver's secret key and the admin password, so a
-    new password invalidates every session issued under the old one.
+    new password invalidates every session issued under the old one. A revoked token
+    (logout) is refused until it would have expired; revocations live in this process.
     """
 
     def __init__(self, secret_key: bytes, password: str, *, lifetime: timedelta) -> None:
@@ -118,6 +120,7 @@ class SessionSigner:
             secret_key, b"cartback-admin-session-v1\x00" + fingerprint, hashlib.sha256
         ).digest()
         self.lifetime = lifetime
+        self._revoked: dict[str, int] = {}  # nonce -> the token's expiry (epoch seconds)
 
     def _mac(self, payload: str) -> str:
         digest = hmac.new(self._key, payload.encode("ascii"), hashlib.sha256).digest()
@@ -129,15 +132,31 @@ class SessionSigner:
         payload = f"v1.{expires}.{secrets.token_hex(16)}"
         return f"{payload}.{self._mac(payload)}"
 
-    def verify(self, token: str, now: datetime) -> bool:
-        """Whether ``token`` was issued here, with this password, and has not expired."""
+    def _authentic(self, token: str) -> re.Match[str] | None:
+        """The token's parts when it was issued here with this password, else ``None``."""
         match = _TOKEN.fullmatch(token)
         if match is None:
-            return False
+            return None
         payload = token.rsplit(".", 1)[0]
-        if not hmac.compare_digest(self._mac(payload), match.group(3)):
+        return match if hmac.compare_digest(self._mac(payload), match.group(3)) else None
+
+    def verify(self, token: str, now: datetime) -> bool:
+        """Whether ``token`` was issued here, with this password, has not expired and
+        has not been revoked."""
+        match = self._authentic(token)
+        if match is None or match.group(2) in self._revoked:
             return False
         return now.timestamp() < int(match.group(1))
+
+    def revoke(self, token: str, now: datetime) -> None:
+        """Refuse ``token`` from now on. Only authentic tokens are remembered, each
+        until its own expiry, so the list stays as small as the live sessions."""
+        self._revoked = {
+            nonce: expires for nonce, expires in self._revoked.items() if expires > now.timestamp()
+        }
+        match = self._authentic(token)
+        if match is not None and int(match.group(1)) > now.timestamp():
+            self._revoked[match.group(2)] = int(match.group(1))
 
 
 class _FailureThrottle:
@@ -520,9 +539,10 @@ class Dashboard:
         return response
 
     async def logout(self, request: Request) -> Response:
-        """POST /admin/logout: clear the session cookie."""
+        """POST /admin/logout: revoke the session and clear its cookie."""
         if not self._same_origin(request):
             return PlainTextResponse("Forbidden", status_code=403)
+        self.sessions.revoke(request.cookies.get(SESSION_COOKIE, ""), self.cartback.now())
         response = RedirectResponse("/admin/login", status_code=303)
         response.delete_cookie(
             SESSION_COOKIE, path="/admin", secure=self._secure, httponly=True, samesite="strict"

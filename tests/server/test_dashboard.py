@@ -870,3 +870,47 @@ def test_login_checks_where_the_form_was_posted_from(
 ) -> None:
     response = login_post(receiver_client, RECEIVER_PASSWORD, **headers)
     assert response.status_code == (303 if allowed else 403)
+
+
+def test_a_session_cookie_kept_after_logout_no_longer_opens_the_dashboard(
+    receiver_client: TestClient,
+) -> None:
+    assert login_post(receiver_client, RECEIVER_PASSWORD).status_code == 303
+    stolen = receiver_client.cookies[SESSION_COOKIE]
+    assert receiver_client.get("/admin", follow_redirects=False).status_code == 200
+
+    receiver_client.post("/admin/logout", follow_redirects=False)
+    receiver_client.cookies.set(SESSION_COOKIE, stolen, path="/admin")
+
+    response = receiver_client.get("/admin", follow_redirects=False)
+    assert response.status_code == 303
+    assert response.headers["location"].startswith("/admin/login")
+
+
+def test_logging_out_one_session_leaves_the_others_open(receiver_client: TestClient) -> None:
+    login_post(receiver_client, RECEIVER_PASSWORD)
+    other = receiver_client.cookies[SESSION_COOKIE]
+    receiver_client.cookies.clear()
+    login_post(receiver_client, RECEIVER_PASSWORD)
+
+    receiver_client.post("/admin/logout", follow_redirects=False)
+    receiver_client.cookies.set(SESSION_COOKIE, other, path="/admin")
+
+    assert receiver_client.get("/admin", follow_redirects=False).status_code == 200
+
+
+def test_revocations_are_kept_only_while_the_token_could_be_used() -> None:
+    signer = SessionSigner(b"k" * 32, "pw", lifetime=timedelta(hours=12))
+    start = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
+    first = signer.issue(start)
+    signer.revoke(first, start)
+    signer.revoke("v1.99999999999.not-a-token", start)  # forged: not remembered
+    assert not signer.verify(first, start + timedelta(minutes=1))
+    assert len(signer._revoked) == 1
+
+    later = start + timedelta(hours=13)  # the first token has expired by itself
+    second = signer.issue(later)
+    signer.revoke(second, later)
+    assert list(signer._revoked) == [second.split(".")[2]]
+    assert not signer.verify(first, later)
+    assert not signer.verify(second, later)
