@@ -6,8 +6,10 @@ A real ``SQLiteStore`` on a file; the subclass below only records the batch size
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Callable, Coroutine, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any, TypeVar
 
 import pytest
 
@@ -50,6 +52,16 @@ def _refused_plan(client: Cartback) -> CapturePlan:
     return plan
 
 
+T = TypeVar("T")
+
+
+def _run(scenario: Callable[[], Coroutine[Any, Any, T]]) -> T:
+    """``asyncio.run`` on a thread of its own: the main thread may already be running a
+    loop (Playwright's sync API, in the browser suite)."""
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(lambda: asyncio.run(scenario())).result(timeout=60)
+
+
 async def _submit_all(writer: CaptureWriter, plans: list[CapturePlan]) -> list[object]:
     futures = [writer.submit(plan) for plan in plans]
     return await asyncio.wait_for(asyncio.gather(*futures, return_exceptions=True), 30)
@@ -68,7 +80,7 @@ def test_concurrent_captures_share_transactions_and_each_gets_its_outcome(
     writer = CaptureWriter(recording_store, max_batch=64)
     writer.start()
     try:
-        results = asyncio.run(_submit_all(writer, plans))
+        results = _run(lambda: _submit_all(writer, plans))
     finally:
         writer.stop()
 
@@ -90,7 +102,7 @@ def test_a_failing_capture_fails_alone_and_the_rest_of_its_batch_commits(
     writer = CaptureWriter(recording_store)
     writer.start()
     try:
-        results = asyncio.run(_submit_all(writer, plans))
+        results = _run(lambda: _submit_all(writer, plans))
     finally:
         writer.stop()
 
@@ -115,7 +127,7 @@ def test_a_request_that_went_away_does_not_stop_the_others_being_answered(
         return await asyncio.wait_for(asyncio.gather(*waiting), 30)
 
     try:
-        results = asyncio.run(scenario())
+        results = _run(scenario)
     finally:
         writer.stop()
 
