@@ -314,6 +314,7 @@ def main(argv: list[str] | None = None) -> int:
         "--python", default=sys.executable, help="interpreter that runs both servers"
     )
     args = parser.parse_args(argv)
+    args.threads = max(1, min(args.threads, args.connections))  # wrk needs a connection per thread
 
     if shutil.which("wrk") is None:
         print("wrk is missing: apt-get install -y wrk", file=sys.stderr)
