@@ -62,9 +62,19 @@ def _run(scenario: Callable[[], Coroutine[Any, Any, T]]) -> T:
         return pool.submit(lambda: asyncio.run(scenario())).result(timeout=60)
 
 
-async def _submit_all(writer: CaptureWriter, plans: list[CapturePlan]) -> list[object]:
-    futures = [writer.submit(plan) for plan in plans]
-    return await asyncio.wait_for(asyncio.gather(*futures, return_exceptions=True), 30)
+def _through_writer(store: SQLiteStore, plans: list[CapturePlan], **options: int) -> list[object]:
+    """Submit every plan at once from an event loop; each one's outcome or error."""
+    writer = CaptureWriter(store, **options)
+
+    async def submit_all() -> list[object]:
+        futures = [writer.submit(plan) for plan in plans]
+        return await asyncio.wait_for(asyncio.gather(*futures, return_exceptions=True), 30)
+
+    writer.start()
+    try:
+        return _run(submit_all)
+    finally:
+        writer.stop()
 
 
 @pytest.fixture
@@ -76,13 +86,7 @@ def test_concurrent_captures_share_transactions_and_each_gets_its_outcome(
     recording_store: RecordingStore, clock: FakeClock
 ) -> None:
     client = Cartback(recording_store, clock=clock)
-    plans = _plans(client, 200)
-    writer = CaptureWriter(recording_store, max_batch=64)
-    writer.start()
-    try:
-        results = _run(lambda: _submit_all(writer, plans))
-    finally:
-        writer.stop()
+    results = _through_writer(recording_store, _plans(client, 200), max_batch=64)
 
     assert [r.status for r in results if isinstance(r, SaveOutcome)] == ["stored"] * 200
     emails = [r.cart.contact.email for r in results if isinstance(r, SaveOutcome)]
@@ -99,12 +103,7 @@ def test_a_failing_capture_fails_alone_and_the_rest_of_its_batch_commits(
     client = Cartback(recording_store, clock=clock)
     plans = _plans(client, 10)
     plans.insert(5, _refused_plan(client))
-    writer = CaptureWriter(recording_store)
-    writer.start()
-    try:
-        results = _run(lambda: _submit_all(writer, plans))
-    finally:
-        writer.stop()
+    results = _through_writer(recording_store, plans)
 
     assert isinstance(results[5], InvalidInputError)
     others = results[:5] + results[6:]
