@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from functools import cached_property, lru_cache
-from typing import Annotated, Final, Literal
+from typing import Annotated, Any, Final, Literal, Self
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
@@ -141,6 +142,15 @@ class OrderForm(BaseModel):
         ):
             raise ValueError("contact_step must not be after the last step")
         return self
+
+    def model_copy(self, *, update: Mapping[str, Any] | None = None, deep: bool = False) -> Self:
+        """A copy with ``update`` applied, validated like a new declaration; it never
+        shares state with this form, so ``deep`` changes nothing.
+
+        The field map, placeholders and routes derived from a form are memoised on it;
+        a plain copy would carry them over to a form that declares something else.
+        """
+        return self.model_validate({**self.model_dump(), **(update or {})})
 
     @cached_property
     def lookup(self) -> dict[str, CanonicalField]:

@@ -779,3 +779,15 @@ def test_a_flood_of_distinct_input_names_is_routed_right_with_bounded_memory() -
         assert form.route(f"junk_{index}") == ("extra", f"junk_{index}", None)
     assert form.route("email") == ("field", "email", None)
     assert len(form._route_cache) <= 4096
+
+
+def test_a_form_derived_with_model_copy_routes_by_its_own_declaration() -> None:
+    form = OrderForm(form_id="f1", placeholders={"city": "Your city"})
+    assert form.route("email") == ("field", "email", None)
+    assert form.lookup["email"] == "email"
+
+    derived = form.model_copy(update={"extra_fields": ["Email"], "placeholders": {}})
+    assert derived.extra_fields == frozenset({"email"})  # validated: keyed like any form
+    assert derived.route("email") == ("extra", "email", None)
+    assert derived.route("city") == ("field", "city", None)
+    assert form.route("email") == ("field", "email", None)
