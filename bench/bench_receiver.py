@@ -246,26 +246,22 @@ def bench(
     script: Path,
     args: argparse.Namespace,
 ) -> WrkResult:
+    def drive(seconds: int, phase: str) -> WrkResult:
+        return run_wrk(
+            port,
+            script,
+            seconds=seconds,
+            connections=args.connections,
+            threads=args.threads,
+            prefix=f"{name}-{phase}",  # a fresh email prefix per run
+        )
+
     process = start(command, env, port, script.with_name(f"{name}.log"))
     try:
         if args.warmup > 0:
-            run_wrk(
-                port,
-                script,
-                seconds=args.warmup,
-                connections=args.connections,
-                threads=args.threads,
-                prefix=f"{name}-warmup",
-            )
+            drive(args.warmup, "warmup")
         cpu_before = cpu_seconds(process.pid)
-        result = run_wrk(
-            port,
-            script,
-            seconds=args.duration,
-            connections=args.connections,
-            threads=args.threads,
-            prefix=f"{name}-measured",
-        )
+        result = drive(args.duration, "measured")
         cpu_after = cpu_seconds(process.pid)
         if cpu_before is None or cpu_after is None or not result.requests:
             return result

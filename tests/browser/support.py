@@ -24,6 +24,9 @@ from urllib.parse import parse_qsl, urlencode, urlsplit
 
 from playwright.sync_api import ConsoleMessage, Error, Page, Request
 
+from tests import waiting
+from tests.waiting import DEFAULT_TIMEOUT
+
 __all__ = [
     "FixtureSite",
     "PageLog",
@@ -34,9 +37,6 @@ __all__ = [
 
 T = TypeVar("T")
 
-DEFAULT_TIMEOUT = 5.0
-"""Seconds a test waits for something that should happen, before failing."""
-
 
 def wait_until(
     condition: Callable[[], T | None],
@@ -45,23 +45,20 @@ def wait_until(
     timeout: float = DEFAULT_TIMEOUT,
     page: Page | None = None,
 ) -> T:
-    """Poll ``condition`` until it returns a truthy value, and return that value.
+    """``tests.waiting.wait_until``; with ``page``, the wait between polls runs
+    Playwright's event loop, so page events (requests, console messages) keep arriving
+    while the test waits."""
 
-    Fails with ``what`` in the message after ``timeout`` seconds. With ``page``, the
-    wait between polls runs Playwright's event loop, so page events (requests, console
-    messages) keep arriving while the test waits.
-    """
-    deadline = time.monotonic() + timeout
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() >= deadline:
-            raise AssertionError(f"timed out after {timeout:g}s waiting for {what}")
-        if page is not None and not page.is_closed():
-            page.wait_for_timeout(20)
+    if page is None:
+        return waiting.wait_until(condition, what=what, timeout=timeout)
+
+    def pause(seconds: float) -> None:
+        if page.is_closed():
+            time.sleep(seconds)  # nothing left to pump; the poll's interval
         else:
-            time.sleep(0.02)
+            page.wait_for_timeout(seconds * 1000)
+
+    return waiting.wait_until(condition, what=what, timeout=timeout, pause=pause)
 
 
 @dataclass(frozen=True, slots=True)

@@ -126,24 +126,31 @@ def _walk_strings(value: object, key: str | None = None) -> Iterator[str]:
             yield from _walk_strings(child)
 
 
-def stored_strings(db_path: Path) -> Iterator[tuple[str, str, str]]:
-    """``(table, column, text)`` for every stored value, JSON columns decoded.
-
-    Generated id columns and keys (``id``, ``cart_id``, ``event_id``, ``seq``) are skipped.
-    """
+def _cells(db_path: Path) -> Iterator[tuple[str, str, object]]:
+    """``(table, column, value)`` for every non-NULL cell of every table."""
     with reader(db_path) as db:
         for table in table_names(db):
             cursor = db.execute(f"SELECT * FROM {table}")
             columns = [str(description[0]) for description in cursor.description]
             for row in cursor.fetchall():
                 for column, value in zip(columns, row, strict=True):
-                    if column in ID_KEYS or value is None:
-                        continue
-                    if column in ("body", "payload"):
-                        for text in _walk_strings(json.loads(value)):
-                            yield table, column, text
-                    else:
-                        yield table, column, str(value)
+                    if value is not None:
+                        yield table, column, value
+
+
+def stored_strings(db_path: Path) -> Iterator[tuple[str, str, str]]:
+    """``(table, column, text)`` for every stored value, JSON columns decoded.
+
+    Generated id columns and keys (``id``, ``cart_id``, ``event_id``, ``seq``) are skipped.
+    """
+    for table, column, value in _cells(db_path):
+        if column in ID_KEYS:
+            continue
+        if column in ("body", "payload"):
+            for text in _walk_strings(json.loads(str(value))):
+                yield table, column, text
+        else:
+            yield table, column, str(value)
 
 
 def card_numbers_stored(db_path: Path) -> list[tuple[str, str, str]]:
@@ -154,13 +161,8 @@ def card_numbers_stored(db_path: Path) -> list[tuple[str, str, str]]:
 def rows_mentioning(db_path: Path, needle: str) -> list[tuple[str, str]]:
     """``(table, column)`` of every stored value containing ``needle`` (case-insensitive)."""
     folded = needle.casefold()
-    hits: list[tuple[str, str]] = []
-    with reader(db_path) as db:
-        for table in table_names(db):
-            cursor = db.execute(f"SELECT * FROM {table}")
-            columns = [str(description[0]) for description in cursor.description]
-            for row in cursor.fetchall():
-                for column, value in zip(columns, row, strict=True):
-                    if value is not None and folded in str(value).casefold():
-                        hits.append((table, column))
-    return hits
+    return [
+        (table, column)
+        for table, column, value in _cells(db_path)
+        if folded in str(value).casefold()
+    ]

@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import socket
 import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Final
@@ -39,6 +38,7 @@ from starlette.testclient import TestClient
 from server_example.app import create_app
 from server_example.settings import Settings
 from tests.conftest import FakeClock
+from tests.waiting import wait_until
 
 RECEIVER_PASSWORD: Final = "correct horse battery staple"
 """The admin password of ``receiver_settings``."""
@@ -122,13 +122,18 @@ def live_receiver(receiver_app: Starlette, receiver_socket: socket.socket) -> It
         target=server.run, kwargs={"sockets": [receiver_socket]}, name="live-receiver"
     )
     thread.start()
-    deadline = time.monotonic() + STARTUP_TIMEOUT
-    while not server.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            server.should_exit = True
-            thread.join(STARTUP_TIMEOUT)
-            pytest.fail("the live receiver did not start", pytrace=False)
-        time.sleep(0.01)
+
+    def started() -> bool:
+        if not thread.is_alive():
+            raise AssertionError("the live receiver's thread ended before it started")
+        return server.started
+
+    try:
+        wait_until(started, what="the live receiver to start", timeout=STARTUP_TIMEOUT)
+    except AssertionError as exc:
+        server.should_exit = True
+        thread.join(STARTUP_TIMEOUT)
+        pytest.fail(str(exc), pytrace=False)
     host, port = receiver_socket.getsockname()[:2]
     try:
         yield f"http://{host}:{port}"

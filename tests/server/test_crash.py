@@ -16,7 +16,6 @@ import socket
 import subprocess
 import sys
 import threading
-import time
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -26,6 +25,7 @@ import httpx
 import pytest
 
 from cartback import CartQuery, SQLiteStore
+from tests.waiting import wait_until
 
 pytestmark = pytest.mark.slow
 
@@ -87,19 +87,18 @@ def receiver(database: Path, log: Path) -> Iterator[tuple[subprocess.Popen[bytes
 
 def wait_ready(base_url: str, process: subprocess.Popen[bytes], log: Path) -> None:
     """Poll /healthz until it answers, failing early if the process exits."""
-    deadline = time.monotonic() + READY_TIMEOUT
     with httpx.Client(base_url=base_url, timeout=2.0) as client:
-        while time.monotonic() < deadline:
+
+        def healthy() -> bool:
             if process.poll() is not None:
                 output = log.read_text(errors="replace")[-2000:]
                 raise AssertionError(f"receiver exited with {process.returncode}:\n{output}")
             try:
-                if client.get("/healthz").status_code == 200:
-                    return
+                return client.get("/healthz").status_code == 200
             except httpx.TransportError:
-                pass
-            time.sleep(0.05)  # the interval of a bounded poll
-    raise AssertionError(f"receiver not ready within {READY_TIMEOUT} s")
+                return False
+
+        wait_until(healthy, what="the receiver's /healthz", timeout=READY_TIMEOUT)
 
 
 def capture(email: str, session: str) -> bytes:

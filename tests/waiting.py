@@ -1,0 +1,41 @@
+"""One way for every test to wait: poll a condition with a time bound, never a fixed sleep."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import TypeVar
+
+__all__ = ["DEFAULT_TIMEOUT", "wait_until"]
+
+T = TypeVar("T")
+
+DEFAULT_TIMEOUT = 5.0
+"""Seconds a test waits for something that should happen, before failing."""
+
+POLL_INTERVAL = 0.02
+"""Seconds between two looks at the condition."""
+
+
+def wait_until(
+    condition: Callable[[], T | None],
+    *,
+    what: str,
+    timeout: float = DEFAULT_TIMEOUT,
+    pause: Callable[[float], object] = time.sleep,
+) -> T:
+    """Poll ``condition`` until it returns a truthy value, and return that value.
+
+    Fails with ``what`` in the message after ``timeout`` seconds. ``condition`` may
+    raise to stop waiting early (e.g. when the process being waited on has died).
+    ``pause`` waits between polls; a browser test passes one that keeps the page's
+    events flowing.
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        value = condition()
+        if value:
+            return value
+        if time.monotonic() >= deadline:
+            raise AssertionError(f"timed out after {timeout:g}s waiting for {what}")
+        pause(POLL_INTERVAL)
