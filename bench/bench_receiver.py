@@ -4,6 +4,9 @@ Starts, one after the other, on loopback and in subprocesses:
 
   receiver   ``python -m server_example`` with durable writes (``CARTBACK_SYNCHRONOUS=FULL``),
              the rate limit effectively off, a fresh SQLite file in a temporary folder
+  floor      ``bench/bare_app.py --durable``: the same endpoint storing each body as one
+             row, group-committed with ``synchronous=FULL``: the least a receiver that
+             answers only durable captures can do (no validation, one insert)
   bare       ``bench/bare_app.py``: one endpoint that parses the JSON body and answers
              a small JSON object (same uvicorn settings), the ceiling for the receiver
 
@@ -15,7 +18,9 @@ an insert, an outbox event and a durable commit.
 Prints, for each: requests/s, p50/p90/p99 latency, non-2xx responses, socket errors and
 the server's CPU time per request (from /proc: steadier than throughput on a busy
 machine); then the receiver/bare throughput ratio and the targets (ratio >= 0.6,
-p99 <= 20 ms). Afterwards the receiver's database is checked: every 2xx is a row.
+p99 <= 20 ms), and the floor's figures against the same targets: where the floor misses
+a target, no receiver that stores durably can meet it on the machine. Afterwards the
+receiver's database is checked: every 2xx is a row.
 
     python bench/bench_receiver.py [--duration 10] [--warmup 3] [--synchronous FULL]
                                    [--python PATH]
@@ -351,6 +356,18 @@ def main(argv: list[str] | None = None) -> int:
         print(describe("receiver", receiver), flush=True)
 
         port = free_port()
+        floor_database = folder / "floor.sqlite3"
+        floor = bench(
+            "floor",
+            [args.python, str(BARE_APP), "--port", str(port), "--durable", str(floor_database)],
+            dict(os.environ),
+            port,
+            script,
+            args,
+        )
+        print(describe("floor", floor), flush=True)
+
+        port = free_port()
         bare = bench(
             "bare",
             [args.python, str(BARE_APP), "--port", str(port)],
@@ -368,8 +385,12 @@ def main(argv: list[str] | None = None) -> int:
             ).fetchone()
             (integrity,) = db.execute("PRAGMA integrity_check").fetchone()
         db.close()
+        with sqlite3.connect(floor_database) as db:
+            (floor_rows,) = db.execute("SELECT count(*) FROM captures").fetchone()
+        db.close()
 
     ratio = receiver.rps / bare.rps if bare.rps else 0.0
+    floor_ratio = floor.rps / bare.rps if bare.rps else 0.0
     print()
     print(
         f"ratio receiver/bare throughput: {ratio:.2f}   "
@@ -385,6 +406,11 @@ def main(argv: list[str] | None = None) -> int:
         f"receiver p99 with synchronous={args.synchronous}: {receiver.p99_ms:.2f} ms   "
         f"(target <= {TARGET_P99_MS:.0f} ms with FULL: "
         f"{verdict(receiver.p99_ms <= TARGET_P99_MS)})"
+    )
+    print(
+        f"floor (one durable insert, nothing validated): ratio {floor_ratio:.2f} "
+        f"({verdict(floor_ratio >= TARGET_RATIO)}), p99 {floor.p99_ms:.2f} ms "
+        f"({verdict(floor.p99_ms <= TARGET_P99_MS)}); {floor_rows} rows stored"
     )
     print(
         f"receiver database: {rows} carts in all, {measured_rows} from the measured run "

@@ -104,7 +104,7 @@ class Cart(BaseModel):
     model_config = _FROZEN
 
     id: str
-    """Opaque, random cart id."""
+    """Opaque cart id; ids sort in creation order and end in 64 random bits."""
     status: CartStatus
     """``open`` until an order closes it."""
     created_at: datetime
