@@ -22,4 +22,3 @@ def test_the_time_part_holds_no_digit_so_only_the_random_part_could_form_a_card_
         value = new_id("cart_")
         assert not any(char.isdigit() for char in value[5:18])
         assert not contains_card_number(value)
-
