@@ -1,11 +1,11 @@
 """Identifiers that sort by creation and can never be mistaken for a card number.
 
 ``prefix`` + 13 letters of time + 16 random hex digits (64 bits). The time is the
-microseconds since the epoch in base 16 written with the letters ``a`` to ``p``: ids sort
-in creation order (so new rows append to the end of an index instead of landing on a
-random page of it, which made a durable batch write several times the pages), and the
-time adds no digit, so only the random part can form a digit run; that part is
-re-drawn in the rare case of a Luhn match.
+microseconds since the epoch in base 16 written with the letters ``a`` to ``p``. Ids sort
+in creation order, so a new row's id lands at the end of its indexes rather than on a
+random page (with random ids a durable batch of captures took about a third longer to
+commit). The time adds no digit, so only the random part can form a digit run; that
+part is re-drawn in the rare case of a Luhn match.
 """
 
 from __future__ import annotations
