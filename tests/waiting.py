@@ -6,7 +6,7 @@ import time
 from collections.abc import Callable
 from typing import TypeVar
 
-__all__ = ["DEFAULT_TIMEOUT", "wait_until"]
+__all__ = ["DEFAULT_TIMEOUT", "pause_between_polls", "wait_until"]
 
 T = TypeVar("T")
 
@@ -17,12 +17,17 @@ POLL_INTERVAL = 0.02
 """Seconds between two looks at the condition."""
 
 
+def pause_between_polls(seconds: float) -> None:
+    """The plain wait between two looks at a condition: the only sleep in the tests."""
+    time.sleep(seconds)
+
+
 def wait_until(
     condition: Callable[[], T | None],
     *,
     what: str,
     timeout: float = DEFAULT_TIMEOUT,
-    pause: Callable[[float], object] = time.sleep,
+    pause: Callable[[float], object] = pause_between_polls,
 ) -> T:
     """Poll ``condition`` until it returns a truthy value, and return that value.
 

@@ -13,7 +13,6 @@ import html
 import json
 import re
 import threading
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from http import HTTPStatus
@@ -54,7 +53,7 @@ def wait_until(
 
     def pause(seconds: float) -> None:
         if page.is_closed():
-            time.sleep(seconds)  # nothing left to pump; the poll's interval
+            waiting.pause_between_polls(seconds)  # no page events left to pump
         else:
             page.wait_for_timeout(seconds * 1000)
 
