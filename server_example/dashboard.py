@@ -47,7 +47,7 @@ from cartback import (
     CsvFormat,
     iter_csv,
 )
-from server_example.plumbing import ApiError, client_key, read_body
+from server_example.plumbing import ApiError, client_key, media_type, read_body
 from server_example.ratelimit import RateLimiter
 from server_example.settings import Settings
 
@@ -487,8 +487,7 @@ class Dashboard:
         locked = self._throttle.locked(key)
         if locked is not None:
             return self._locked_page(request, next_path, locked)
-        media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
-        if media_type != "application/x-www-form-urlencoded":
+        if media_type(request) != "application/x-www-form-urlencoded":
             return self._login_page(
                 request, next_path=next_path, error="Please use the login form.", status=415
             )

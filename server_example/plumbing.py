@@ -10,7 +10,14 @@ from starlette.responses import JSONResponse
 
 from cartback import InvalidInputError
 
-__all__ = ["ApiError", "client_key", "error_response", "read_json_object"]
+__all__ = [
+    "ApiError",
+    "client_key",
+    "error_response",
+    "media_type",
+    "read_body",
+    "read_json_object",
+]
 
 _JSON_TYPES = ("application/json", "text/plain")
 
@@ -64,13 +71,17 @@ async def read_body(request: Request, limit: int) -> bytes:
     return b"".join(chunks)
 
 
+def media_type(request: Request) -> str:
+    """The request's content type without parameters, lower-cased ("" when absent)."""
+    return request.headers.get("content-type", "").split(";")[0].strip().lower()
+
+
 async def read_json_object(request: Request, limit: int) -> tuple[dict[str, Any], bytes]:
     """A JSON object from an ``application/json`` or ``text/plain`` body, and the raw bytes.
 
     ``text/plain`` is what ``navigator.sendBeacon`` sends without a CORS preflight.
     """
-    media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    if media_type not in _JSON_TYPES:
+    if media_type(request) not in _JSON_TYPES:
         raise ApiError(
             415,
             field="content-type",
