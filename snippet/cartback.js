@@ -12,20 +12,21 @@
  *
  * Nothing here may throw into the page: the body is one try block (a block, not a
  * function: its bindings stay out of the global scope, and `throw 0` is its early exit),
- * and every listener, timer and API call goes through guard(). Failed requests are
- * retried once, then dropped silently.
+ * and every listener and API call goes through guard().
  *
- * Written for min+gzip: one send path for capture, complete and opt-out, the API
- * methods in one object guarded in one loop, one table of listeners, and undefined
- * attributes fed to selectors where that is harmless (see `skipped` and `channel`)
- * instead of spelling out defaults. Top-level bindings are all `let` (most are never
- * reassigned): the minifier joins them into one declaration.
+ * Written for the budget: every byte here is one the shop's checkout downloads. What the
+ * receiver checks anyway is left to it: context values go out as given (it coerces and
+ * refuses, naming the key), as do consent channels and a missing form id. One send
+ * path (a beacon) for capture, complete and opt-out; the API methods in one object
+ * guarded in one loop; one table of listeners; undefined attributes fed to selectors
+ * where that is harmless (see `skipped` and `channel`). Top-level bindings are all
+ * `let`: the minifier joins them into one declaration.
  */
 try {
-  let queued = self.cartback; // the queue stub, or a copy of this script already running
+  let queued = self.cartback; // the queue stub, if the page set one up
   let attrs = document.currentScript.dataset;
   let endpoint = attrs.endpoint;
-  if (queued?.capture || !endpoint) throw 0; // included twice: the first copy runs
+  if (!endpoint) throw 0;
 
   let context = {};
   let extraFields = attrs.extraFields?.split(/[\s,]+/);
@@ -45,15 +46,16 @@ try {
       } catch {}
     };
 
-  // 128 random bits as four numbers joined by "x": no run of digits is long enough
-  // to look like a card number to the receiver's Luhn check.
-  let randomId = () => crypto.getRandomValues(new Uint32Array(4)).join('x');
+  // A random UUID (122 random bits) with "_" for "-": no separator the receiver's card
+  // check joins digits across, so no run of digits is long enough to look like a card.
+  // randomUUID exists in secure contexts only (HTTPS, localhost), as a checkout is.
+  let randomId = () => crypto.randomUUID().replace(/-/g, '_');
 
   // What outlives a page load, per tab, in sessionStorage under "cartback": s = session
-  // id, c = something was sent in this session, o = opted out. Read and written only
-  // when there is something to send, an opt-out or a purchase, never while the page
-  // loads. Where the browser refuses storage this throws: the caller's guard drops the
-  // call, so such a browser sends nothing at all.
+  // id, o = opted out. Read and written only when there is something to send, an
+  // opt-out or a purchase, never while the page loads. Where the browser refuses
+  // storage this throws: the caller's guard drops the call, so such a browser sends
+  // nothing at all.
   let stored = (patch) =>
     JSON.parse(
       (sessionStorage.cartback = JSON.stringify({
@@ -87,31 +89,20 @@ try {
   // Looked up each time: a single-page checkout renders its form after this script.
   let findForm = () => document.querySelector(attrs.form || 'form');
 
-  // Every request: the ids, then what the caller adds (context, fields, consent), POSTed
-  // as text/plain JSON, which needs no CORS preflight: a beacon when the page is going
-  // away, else (or when the beacon is refused) fetch with keepalive. A failed fetch is
-  // retried once, a second later, with the same body (so the same event id), then
-  // dropped; the next capture may then send the same fields anew. Each attempt runs
-  // inside guard(); fetch reports its failures through the promise, whose handlers only
-  // schedule the retry. A beacon refused the first time is merely refused (or queued)
-  // again, then fetch is tried.
-  let send = (path, data, beacon, tries = 2) => {
+  // Every request: the ids and the form id, then what the caller adds (context, fields,
+  // consent), POSTed as text/plain JSON, which needs no CORS preflight. Always a beacon:
+  // the browser delivers it even when the page goes away. A beacon the browser refuses
+  // (its queue is full) becomes a fetch with keepalive, whose failure is swallowed. No
+  // retry: the next change sends the fields again.
+  let send = (path, data) => {
     const body = JSON.stringify({
-      v: 1,
-      session_id: stored({ c: 1 }).s,
+      session_id: stored().s,
       event_id: randomId(),
-      form_id: context.form_id || findForm()?.getAttribute('id') || location.pathname,
+      form_id: context.form_id,
       ...data,
     });
-    const post = guard(() =>
-      (beacon && navigator.sendBeacon(endpoint + path, body)) ||
-      fetch(endpoint + path, { method: 'POST', body, keepalive: 1 }).then(
-        (response) => response.ok || fail(),
-        fail,
-      ),
-    );
-    const fail = () => (--tries ? setTimeout(post, 1000) : (lastSent = 0));
-    post();
+    navigator.sendBeacon(endpoint + path, body) ||
+      fetch(endpoint + path, { method: 'POST', body, keepalive: 1 }).catch(guard);
   };
 
   // The API: cartback.capture() etc., or cartback('capture'), the form the queue
@@ -119,9 +110,8 @@ try {
   //   window.cartback=window.cartback||function(){(cartback.q=cartback.q||[]).push(arguments)}
   let api = guard((method, ...args) => api[method](...args));
   let methods = {
-    // Called by the debounce timer and cartback.capture() (fetch), and as the listener
-    // of visibilitychange and pagehide, whose event makes `beacon` true.
-    capture(beacon) {
+    // Called by the debounce timer, cartback.capture(), and visibilitychange and pagehide.
+    capture() {
       let fields = {};
       let consent; // left out of the JSON while undefined
       let hasEmail;
@@ -132,18 +122,14 @@ try {
         const value = input.value.trim();
         // A consent checkbox: the data-consent one is the newsletter (without that
         // attribute, matches() looks for an "undefined" tag: none), or any box with
-        // data-cartback-consent. Never a field; known channels only.
+        // data-cartback-consent="<channel>". Never a field.
         const channel = input.matches(attrs.consent) ? 'newsletter' : input.dataset.cartbackConsent;
         if (channel != null) {
-          if (input.checked && /^(newsletter|email|sms|push)$/.test(channel)) {
-            (consent ||= {})[channel] = true;
-          }
+          if (input.checked) (consent ||= {})[channel] = true;
         } else if (
           name &&
           value &&
-          value != input.placeholder &&
           !value[512] && // the receiver refuses longer values
-          !input.disabled &&
           (input.checked || !/ox|io/.test(type)) && // checkbox, radio: only when checked
           // One test of "type name id autocomplete". The type first: password, hidden
           // (CSRF tokens), submit, button, reset, image, file; no type that holds data
@@ -158,27 +144,25 @@ try {
           !extraFields?.includes(name) &&
           !hasCardNumber(value)
         ) {
-          // Several filled inputs of one name (a checkbox group) are joined.
-          fields[name] = fields[name] ? fields[name] + ',' + value : value;
-          // An email input (by type or name) holding a plausible address.
-          hasEmail |= /email/i.test(type + name) && /^\S+@\S+\.\S+$/.test(value);
+          fields[name] = value;
+          hasEmail |= /^\S+@\S+\.\S+$/.test(value);
         }
       }
       const data = { ...context, fields, consent };
       const payload = JSON.stringify(data);
       if (hasEmail && !completed && !stored().o && payload != lastSent) {
         lastSent = payload;
-        send('', data, beacon);
+        send('', data);
       }
     },
 
-    // The purchase: stop capturing and, if anything was captured, tell the receiver (by
-    // beacon: a submit leaves the page). A later order in this tab is a new session.
+    // The purchase: stop capturing and tell the receiver, unless the prospect opted out.
+    // A later order in this tab is a new session.
     complete() {
       if (!completed) {
         completed = stored();
-        if (completed.c && !completed.o) send('/complete', 0, 1);
-        stored({ s: randomId(), c: 0 });
+        if (!completed.o) send('/complete');
+        stored({ s: randomId() });
       }
     },
 
@@ -190,9 +174,9 @@ try {
     },
 
     // Context for single-page checkouts, in wire spelling (camelCase is accepted too, as
-    // in the script's dataset); other keys are ignored. null or '' unsets a key (an
-    // undefined value is left out of the JSON; [null] + '' is ''). Steps are integers,
-    // the rest strings.
+    // in the script's dataset); other keys are ignored. Values go out as given: the
+    // receiver turns numbers into text where it wants text and "2" into 2 for steps,
+    // and takes null or "" as unset.
     set(values) {
       for (const key in values) {
         const wire = snake(key);
@@ -201,15 +185,15 @@ try {
             wire,
           )
         ) {
-          context[wire] = (/step/.test(wire) ? values[key] | 0 : [values[key]] + '') || undefined;
+          context[wire] = values[key];
         }
       }
     },
   };
   for (const name in methods) api[name] = guard(methods[name]);
 
-  // data-product-id (dataset productId) -> product_id ...; data-steps -> steps_total.
-  api.set({ ...attrs, stepsTotal: attrs.steps });
+  // data-product-id (dataset productId) -> product_id ...
+  api.set(attrs);
 
   // Restarts the debounce (clearTimeout runs first: it is an argument).
   let schedule = () => (timer = setTimeout(api.capture, attrs.debounce || 400, clearTimeout(timer)));

@@ -74,16 +74,33 @@ Money = Annotated[
 """An amount below 100 million with at most 4 decimals: at most 12 digits, so its text
 can never hold a 13-digit run that looks like a card number."""
 FieldValue = str | int | float | bool | None | list[Any] | dict[str, Any]
+_OPTIONAL_CONTEXT: Final = (
+    "product_id",
+    "product_name",
+    "cart_value",
+    "currency",
+    "seller",
+    "steps_total",
+    "contact_step",
+    "consent_version",
+)
 
 
 class Submission(BaseModel):
     """One capture from an order form: context plus the raw fields as submitted.
 
+    Context is read leniently, as a page gives it: a number where text is expected is
+    taken as its text (``product_id: 42``), a digit string as a step number
+    (``steps_total: "3"``), and an empty string as unset, like ``null``. Unknown keys
+    are refused.
+
     Field values are checked by the capture step against the order form's field map,
     so unknown fields may hold anything: they are dropped, never stored.
     """
 
-    model_config = ConfigDict(frozen=True, extra="forbid", use_attribute_docstrings=True)
+    model_config = ConfigDict(
+        frozen=True, extra="forbid", use_attribute_docstrings=True, coerce_numbers_to_str=True
+    )
 
     v: Literal[1] = 1
     """Version of the wire format."""
@@ -114,6 +131,13 @@ class Submission(BaseModel):
     """The snippet's random browser-session id."""
     event_id: Token | None = None
     """The snippet's id for this capture, for idempotency."""
+
+    @field_validator(*_OPTIONAL_CONTEXT, mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: object) -> object:
+        # The snippet passes a page's values on as given: data-seller="" or
+        # cartback.set({currency: ""}) means "not set", as null does.
+        return None if value == "" else value
 
     @field_validator("fields")
     @classmethod
@@ -166,14 +190,18 @@ _MESSAGES: Final = {
     "control_character": "contains a control character",
     "invalid_token": "must be 1-128 letters, digits or _ . : -",
     "unknown_field": "is not a known key",
+    "unknown_channel": "is not a consent channel (newsletter, email, sms or push)",
 }
 
 
 def invalid_input_from(exc: ValidationError) -> InvalidInputError:
     """Turn pydantic's first error into an ``InvalidInputError`` without echoing input."""
     error = exc.errors(include_url=False, include_input=False)[0]
-    field = (".".join(str(part) for part in error["loc"]) or "$")[:128]
+    loc = [str(part) for part in error["loc"] if part != "[key]"]  # a bad dict key: its path
+    field = (".".join(loc) or "$")[:128]
     reason = _REASONS.get(str(error["type"]), str(error["type"]))
+    if loc[:1] == ["consent"] and reason == "literal_error":
+        reason = "unknown_channel"
     if reason == "control_character" and field in ("session_id", "event_id"):
         reason = "invalid_token"
     message = _MESSAGES.get(reason, str(error["msg"]))

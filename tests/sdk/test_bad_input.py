@@ -83,7 +83,7 @@ CASES: list[tuple[str, dict[str, Any], str, str | None]] = [
     ("value-text", submission(cart_value="ten"), "cart_value", None),
     ("steps", submission(steps_total=2, contact_step=3), "$", None),
     ("steps-zero", submission(steps_total=0), "steps_total", None),
-    ("consent-channel", submission(consent={"fax": True}), "consent.fax.[key]", None),
+    ("consent-channel", submission(consent={"fax": True}), "consent.fax", "unknown_channel"),
     ("session", submission(session_id="has space"), "session_id", None),
     ("event", submission(event_id=""), "event_id", None),
     ("fields-type", {"form_id": "f", "fields": ["email"]}, "fields", None),

@@ -532,6 +532,28 @@ def test_context_is_stored(client: Cartback, clock: FakeClock) -> None:
     assert result.cart.capture_count == 1
 
 
+def test_context_is_read_as_a_page_gives_it(client: Cartback) -> None:
+    # The snippet passes data attributes and cartback.set() values on unconverted.
+    result = client.capture(
+        submission(
+            product_id=42,
+            product_name=None,
+            cart_value=19,
+            currency="",
+            steps_total="3",
+            contact_step="1",
+            consent_version="",
+        )
+    )
+    assert result.cart is not None
+    context = result.cart.context
+    assert (context.product_id, context.product_name) == ("42", None)
+    assert (str(context.cart_value), context.currency) == ("19", None)
+    parsed = parse_submission({**submission(steps_total="3", contact_step="1"), "form_id": 7})
+    assert (parsed.form_id, parsed.steps_total, parsed.contact_step) == ("7", 3, 1)
+    assert parse_submission(submission(seller="")).seller is None
+
+
 # -- configuration -------------------------------------------------------------------
 
 

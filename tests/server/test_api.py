@@ -212,6 +212,13 @@ def test_preflight_is_answered_for_allowed_origins_only(api: TestClient) -> None
             "currency",
             "unknown_currency",
         ),
+        (
+            b'{"form_id": "f1", "consent": {"fax": true}}',
+            "text/plain;charset=UTF-8",
+            422,
+            "consent.fax",
+            "unknown_channel",
+        ),
     ],
 )
 def test_bad_input_gets_a_json_error_naming_field_and_reason(
