@@ -12,12 +12,13 @@
  *
  * Nothing here may throw into the page: the body is one try block (a block, not a
  * function: its bindings stay out of the global scope, and `throw 0` is its early exit),
- * and every listener and API call goes through guard().
+ * and every listener and API call goes through guard(). A failed fetch forgets what
+ * was last sent, so the next trigger sends it again; there is no timed retry.
  *
  * Written for the budget: every byte here is one the shop's checkout downloads. What the
  * receiver checks anyway is left to it: context values go out as given (it coerces and
  * refuses, naming the key), as do consent channels and a missing form id. One send
- * path (a beacon) for capture, complete and opt-out; the API methods in one object
+ * path for capture, complete and opt-out; the API methods in one object
  * guarded in one loop; one table of listeners; undefined attributes fed to selectors
  * where that is harmless (see `skipped` and `channel`). Top-level bindings are all
  * `let`: the minifier joins them into one declaration.
@@ -51,19 +52,12 @@ try {
   // randomUUID exists in secure contexts only (HTTPS, localhost), as a checkout is.
   let randomId = () => crypto.randomUUID().replace(/-/g, '_');
 
-  // What outlives a page load, per tab, in sessionStorage under "cartback": s = session
-  // id, o = opted out. Read and written only when there is something to send, an
-  // opt-out or a purchase, never while the page loads. Where the browser refuses
-  // storage this throws: the caller's guard drops the call, so such a browser sends
-  // nothing at all.
-  let stored = (patch) =>
-    JSON.parse(
-      (sessionStorage.cartback = JSON.stringify({
-        s: randomId(),
-        ...JSON.parse(sessionStorage.cartback || 0),
-        ...patch,
-      })),
-    );
+  // What outlives a page load, per tab, in sessionStorage under "cartback": the session
+  // id, or "-" once the prospect opted out (nothing is sent after that, so the id is no
+  // longer needed). Read and written only when there is something to send, an opt-out
+  // or a purchase, never while the page loads. Where the browser refuses storage this
+  // throws: the caller's guard drops the call, so such a browser sends nothing at all.
+  let session = () => (sessionStorage.cartback ||= randomId());
 
   // productId -> product_id (dataset keys, camelCase set() keys); cardNumber -> card_number.
   let snake = (text) => text.replace(/([a-z])(?=[A-Z])/g, '$1_').toLowerCase();
@@ -90,19 +84,23 @@ try {
   let findForm = () => document.querySelector(attrs.form || 'form');
 
   // Every request: the ids and the form id, then what the caller adds (context, fields,
-  // consent), POSTed as text/plain JSON, which needs no CORS preflight. Always a beacon:
-  // the browser delivers it even when the page goes away. A beacon the browser refuses
-  // (its queue is full) becomes a fetch with keepalive, whose failure is swallowed. No
-  // retry: the next change sends the fields again.
-  let send = (path, data) => {
+  // consent), POSTed as text/plain JSON, which needs no CORS preflight: a beacon when
+  // the page is going away, else (or when the browser refuses the beacon) fetch with
+  // keepalive. A failed fetch (network error or non-2xx answer) is not retried by a
+  // timer: it forgets lastSent, so the next trigger (a change, the tab hidden) sends
+  // the same fields again.
+  let send = (path, data, beacon) => {
     const body = JSON.stringify({
-      session_id: stored().s,
+      session_id: session(),
       event_id: randomId(),
       form_id: context.form_id,
       ...data,
     });
-    navigator.sendBeacon(endpoint + path, body) ||
-      fetch(endpoint + path, { method: 'POST', body, keepalive: 1 }).catch(guard);
+    (beacon && navigator.sendBeacon(endpoint + path, body)) ||
+      fetch(endpoint + path, { method: 'POST', body, keepalive: 1 }).then(
+        (response) => response.ok || (lastSent = 0),
+        () => (lastSent = 0),
+      );
   };
 
   // The API: cartback.capture() etc., or cartback('capture'), the form the queue
@@ -110,8 +108,9 @@ try {
   //   window.cartback=window.cartback||function(){(cartback.q=cartback.q||[]).push(arguments)}
   let api = guard((method, ...args) => api[method](...args));
   let methods = {
-    // Called by the debounce timer, cartback.capture(), and visibilitychange and pagehide.
-    capture() {
+    // Called by the debounce timer and cartback.capture() (fetch), and as the listener
+    // of visibilitychange and pagehide, whose event makes `beacon` true.
+    capture(beacon) {
       let fields = {};
       let consent; // left out of the JSON while undefined
       let hasEmail;
@@ -150,26 +149,28 @@ try {
       }
       const data = { ...context, fields, consent };
       const payload = JSON.stringify(data);
-      if (hasEmail && !completed && !stored().o && payload != lastSent) {
+      if (hasEmail && !completed && session() != '-' && payload != lastSent) {
         lastSent = payload;
-        send('', data);
+        send('', data, beacon);
       }
     },
 
-    // The purchase: stop capturing and tell the receiver, unless the prospect opted out.
-    // A later order in this tab is a new session.
+    // The purchase: stop capturing and tell the receiver (by beacon: a submit leaves the
+    // page), unless the prospect opted out. A later order in this tab is a new session.
     complete() {
       if (!completed) {
-        completed = stored();
-        if (!completed.o) send('/complete');
-        stored({ s: randomId() });
+        completed = 1;
+        if (session() != '-') {
+          send('/complete', 0, 1);
+          sessionStorage.cartback = randomId();
+        }
       }
     },
 
     optOut() {
-      if (!stored().o) {
-        stored({ o: 1 });
+      if (session() != '-') {
         send('/optout');
+        sessionStorage.cartback = '-';
       }
     },
 
