@@ -27,7 +27,7 @@ from server_example.dashboard import Dashboard
 from server_example.links_api import LinksApi
 from server_example.openapi import openapi_document
 from server_example.orders_api import OrdersApi
-from server_example.plumbing import ApiError, error_response
+from server_example.plumbing import ApiError, accepts_gzip, error_response, gzipped
 from server_example.ratelimit import RateLimiter
 from server_example.settings import Settings
 from server_example.writer import CaptureWriter
@@ -77,11 +77,12 @@ def create_app(
 
     async def snippet(request: Request) -> Response:
         name = "cartback.js" if request.url.path.endswith(".src.js") else "cartback.min.js"
-        return FileResponse(
-            SNIPPET_DIR / name,
-            media_type="text/javascript",
-            headers={"Cache-Control": "public, max-age=300"},
-        )
+        path = SNIPPET_DIR / name
+        headers = {"Cache-Control": "public, max-age=300", "Vary": "Accept-Encoding"}
+        if accepts_gzip(request):  # the snippet's budget is its gzip size: serve that
+            headers["Content-Encoding"] = "gzip"
+            return Response(gzipped(path), media_type="text/javascript", headers=headers)
+        return FileResponse(path, media_type="text/javascript", headers=headers)
 
     async def openapi(request: Request) -> JSONResponse:
         return JSONResponse(openapi_document())

@@ -1,8 +1,11 @@
-"""HTTP plumbing shared by the endpoints: JSON errors, bounded bodies, client keys."""
+"""HTTP plumbing shared by the endpoints: JSON errors, bounded bodies, client keys, gzip."""
 
 from __future__ import annotations
 
+import functools
+import gzip
 import json
+from pathlib import Path
 from typing import Any
 
 from starlette.requests import Request
@@ -12,8 +15,10 @@ from cartback import InvalidInputError
 
 __all__ = [
     "ApiError",
+    "accepts_gzip",
     "client_key",
     "error_response",
+    "gzipped",
     "media_type",
     "read_body",
     "read_json_object",
@@ -69,6 +74,33 @@ async def read_body(request: Request, limit: int) -> bytes:
             raise ApiError(413, field="$", reason="too_large", message=f"body over {limit} bytes")
         chunks.append(chunk)
     return b"".join(chunks)
+
+
+def accepts_gzip(request: Request) -> bool:
+    """Whether the request's ``Accept-Encoding`` allows gzip (named, else ``*``, q > 0)."""
+    weights: dict[str, float] = {}
+    for item in request.headers.get("accept-encoding", "").lower().split(","):
+        coding, *params = (part.strip() for part in item.split(";"))
+        weight = 1.0
+        for param in params:
+            key, _, value = param.partition("=")
+            if key.strip() == "q":
+                try:
+                    weight = float(value)
+                except ValueError:
+                    weight = 0.0
+        weights[coding] = weight
+    return weights.get("gzip", weights.get("*", 0.0)) > 0
+
+
+def gzipped(path: Path) -> bytes:
+    """The file gzipped at level 9 (as ``snippet/size.mjs`` measures), kept per version."""
+    return _gzip_file(path, path.stat().st_mtime_ns)
+
+
+@functools.lru_cache(maxsize=8)
+def _gzip_file(path: Path, mtime_ns: int) -> bytes:
+    return gzip.compress(path.read_bytes(), compresslevel=9, mtime=0)
 
 
 def media_type(request: Request) -> str:

@@ -17,11 +17,11 @@
  *
  * Written for the budget: every byte here is one the shop's checkout downloads. What the
  * receiver checks anyway is left to it: context values go out as given (it coerces and
- * refuses, naming the key), as do consent channels and a missing form id. One send
- * path for capture, complete and opt-out; the API methods in one object
- * guarded in one loop; one table of listeners; undefined attributes fed to selectors
- * where that is harmless (see `skipped` and `channel`). Top-level bindings are all
- * `let`: the minifier joins them into one declaration.
+ * refuses, naming the key), as do consent channels and a missing form id. One send path
+ * for capture, complete and opt-out; the API methods in one object guarded in one loop;
+ * one table of listeners; undefined attributes fed to selectors where that is harmless
+ * (see `skipped` and `channel`). Top-level bindings are all `let`: the minifier joins
+ * them into one declaration.
  */
 try {
   let queued = self.cartback; // the queue stub, if the page set one up

@@ -438,6 +438,41 @@ def test_unsubscribe_asks_then_records_the_withdrawal(api: TestClient) -> None:
 # -- OpenAPI ---------------------------------------------------------------------------
 
 
+SNIPPET = Path(__file__).resolve().parents[2] / "snippet"
+
+
+@pytest.mark.parametrize(
+    ("accept_encoding", "gzipped"),
+    [
+        ("gzip, deflate, br", True),
+        ("br;q=1.0, gzip;q=0.8", True),
+        ("*", True),
+        ("", False),
+        ("identity", False),
+        ("gzip;q=0, br", False),
+        ("gzip;q=nonsense", False),
+        ("*;q=0", False),
+    ],
+)
+def test_the_snippet_is_served_gzipped_when_the_browser_accepts_it(
+    api: TestClient, accept_encoding: str, gzipped: bool
+) -> None:
+    response = api.get("/cartback.js", headers={"accept-encoding": accept_encoding})
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/javascript")
+    assert "Accept-Encoding" in response.headers["vary"]
+    assert response.content == (SNIPPET / "cartback.min.js").read_bytes()  # decoded
+    assert response.headers.get("content-encoding") == ("gzip" if gzipped else None)
+    if gzipped:  # the bytes on the wire are the ones the size budget counts
+        recorded = json.loads((SNIPPET / "size.json").read_text(encoding="utf-8"))
+        assert int(response.headers["content-length"]) == recorded["gzip"]
+
+
+def test_the_readable_snippet_is_served_too(api: TestClient) -> None:
+    response = api.get("/cartback.src.js", headers={"accept-encoding": "gzip"})
+    assert response.content == (SNIPPET / "cartback.js").read_bytes()
+
+
 def test_the_served_openapi_document_is_the_committed_one(api: TestClient) -> None:
     served = api.get("/openapi.json").json()
     assert served == json.loads(OPENAPI_PATH.read_text(encoding="utf-8"))
