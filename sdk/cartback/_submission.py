@@ -11,6 +11,7 @@ import pycountry
 from pydantic import (
     AfterValidator,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     ValidationError,
@@ -20,7 +21,7 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 from cartback._errors import InvalidInputError
-from cartback._types import Channel
+from cartback._types import CHANNELS, Channel
 
 __all__ = [
     "MAX_FIELDS",
@@ -56,6 +57,14 @@ def check_text(value: str) -> str:
     return value
 
 
+def _check_channel(value: object) -> object:
+    if value not in CHANNELS:
+        raise PydanticCustomError(
+            "unknown_channel", "not a consent channel (newsletter, email, sms or push)"
+        )
+    return value
+
+
 def _check_currency(value: str) -> str:
     code = value.upper()
     if code not in _CURRENCIES:
@@ -68,6 +77,7 @@ def _check_currency(value: str) -> str:
 Text = Annotated[str, Field(pattern=r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f]*$")]
 Token = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_.:-]+$")]
 Currency = Annotated[str, Field(max_length=3), AfterValidator(_check_currency)]
+ConsentChannel = Annotated[Channel, BeforeValidator(_check_channel)]
 Money = Annotated[
     Decimal, Field(ge=0, lt=Decimal("1e8"), max_digits=12, decimal_places=4, allow_inf_nan=False)
 ]
@@ -123,7 +133,7 @@ class Submission(BaseModel):
     """Number of steps of a multi-step order form."""
     contact_step: Annotated[int, Field(ge=1, le=100)] | None = None
     """The 1-based step on which contact data is entered."""
-    consent: dict[Channel, bool] = Field(default_factory=dict)
+    consent: dict[ConsentChannel, bool] = Field(default_factory=dict)
     """Consent checkboxes by channel, as ticked by the prospect."""
     consent_version: Annotated[Text, Field(max_length=64)] | None = None
     """Version of the consent text shown next to the checkboxes."""
@@ -190,7 +200,6 @@ _MESSAGES: Final = {
     "control_character": "contains a control character",
     "invalid_token": "must be 1-128 letters, digits or _ . : -",
     "unknown_field": "is not a known key",
-    "unknown_channel": "is not a consent channel (newsletter, email, sms or push)",
 }
 
 
@@ -200,8 +209,6 @@ def invalid_input_from(exc: ValidationError) -> InvalidInputError:
     loc = [str(part) for part in error["loc"] if part != "[key]"]  # a bad dict key: its path
     field = (".".join(loc) or "$")[:128]
     reason = _REASONS.get(str(error["type"]), str(error["type"]))
-    if loc[:1] == ["consent"] and reason == "literal_error":
-        reason = "unknown_channel"
     if reason == "control_character" and field in ("session_id", "event_id"):
         reason = "invalid_token"
     message = _MESSAGES.get(reason, str(error["msg"]))

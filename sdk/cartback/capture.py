@@ -235,12 +235,11 @@ def plan_capture(
         submission.session_id,
         form.consent_text_version or submission.consent_version,
     )
-    if any(v is not None and contains_card_number(v) for v in claimed):
-        kept = [None if v is not None and contains_card_number(v) else v for v in claimed]
-        context_cards = sum(v is not None for v in claimed) - sum(v is not None for v in kept)
+    kept = tuple(None if v is not None and contains_card_number(v) else v for v in claimed)
+    context_cards = sum(v is not None for v in claimed) - sum(v is not None for v in kept)
+    if context_cards:
         dropped = replace(dropped, card_number=dropped.card_number + context_cards)
-        claimed = (kept[0], kept[1], kept[2], kept[3], kept[4])
-    product_id, product_name, seller, session_id, version = claimed
+    product_id, product_name, seller, session_id, version = kept
     context = CartContext(
         form_id=submission.form_id,
         product_id=product_id,
