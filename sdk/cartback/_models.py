@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -19,17 +19,28 @@ from cartback._types import (
     Channel,
     ConsentAction,
     ConsentSourceKind,
+    DevicePlatform,
     EventType,
+    MessageChannel,
+    PaymentFailureReason,
+    SocialPlatform,
 )
 
 __all__ = [
+    "Activity",
+    "ActivityKind",
     "Cart",
     "CartContext",
     "ConsentEvent",
     "ConsentSource",
     "Contact",
     "DroppedFields",
+    "MessageRecord",
+    "MessageStatus",
     "OutboxEvent",
+    "PaymentFailure",
+    "PushDevice",
+    "SocialRecipient",
 ]
 
 _FROZEN = ConfigDict(frozen=True, extra="forbid", use_attribute_docstrings=True)
@@ -96,6 +107,21 @@ class CartContext(BaseModel):
     """ISO 4217 currency code of ``cart_value``."""
     seller: str | None = None
     """The seller of record (an entity id such as ``"us"``)."""
+    step: int | None = None
+    """The furthest step of a multi-step form the prospect reached (1-based)."""
+    last_field: str | None = None
+    """The name of the input the prospect touched last (a name, never a value)."""
+
+
+class PaymentFailure(BaseModel):
+    """A payment attempt the order platform reported as failed."""
+
+    model_config = _FROZEN
+
+    reason: PaymentFailureReason
+    """``authentication_timeout``, ``card_declined``, ``insufficient_funds`` or ``other``."""
+    at: datetime
+    """When the attempt failed (UTC)."""
 
 
 class Cart(BaseModel):
@@ -127,6 +153,15 @@ class Cart(BaseModel):
     """The order's revenue, when known."""
     ordered_at: datetime | None = None
     """When the order closed the cart (UTC)."""
+    submitted_at: datetime | None = None
+    """When the browser last saw the form submitted, while awaiting the order (UTC)."""
+    payment_failures: tuple[PaymentFailure, ...] = ()
+    """Failed payment attempts, oldest first; the cart stays open through them."""
+
+    @property
+    def last_payment_failure(self) -> PaymentFailure | None:
+        """The most recent failed payment attempt, if any."""
+        return self.payment_failures[-1] if self.payment_failures else None
 
 
 class ConsentSource(BaseModel):
@@ -213,3 +248,108 @@ class OutboxEvent(BaseModel):
     """The event body, JSON-ready (it holds personal data: never log it)."""
     delivered_at: datetime | None = None
     """When a consumer acknowledged it."""
+
+
+class PushDevice(BaseModel):
+    """An app or browser installation that may receive push notifications."""
+
+    model_config = _FROZEN
+
+    prospect: str
+    """The prospect key the device was registered for."""
+    platform: DevicePlatform
+    """``ios`` (APNs), ``android`` (FCM) or ``web`` (FCM or Web Push)."""
+    token: str
+    """The provider's device token (APNs device token, FCM registration token)."""
+    app_id: str
+    """The app's bundle id (iOS), package name (Android) or site id (web)."""
+    registered_at: datetime
+    """When the app registered the token (UTC)."""
+    invalidated_at: datetime | None = None
+    """When the provider reported the token unregistered; never used again after."""
+
+    @property
+    def active(self) -> bool:
+        """Whether the token may still be used."""
+        return self.invalidated_at is None
+
+
+class SocialRecipient(BaseModel):
+    """A page-scoped Messenger or Instagram recipient obtained through the platform's
+    opt-in (Send to Messenger, a conversation the prospect started)."""
+
+    model_config = _FROZEN
+
+    prospect: str
+    """The prospect key."""
+    platform: SocialPlatform
+    """``messenger`` or ``instagram``."""
+    page_id: str
+    """The shop's Facebook page or Instagram professional account id."""
+    recipient_id: str
+    """The page-scoped id (PSID or IGSID) of the prospect."""
+    opted_in_at: datetime
+    """When the prospect opted in (UTC)."""
+
+
+MessageStatus = Literal["sent", "failed", "skipped", "deferred"]
+"""What became of one planned message: the provider accepted it, it failed, a guard
+skipped it, or a guard moved it later."""
+
+
+class MessageRecord(BaseModel):
+    """One recovery message as the prospect's history records it."""
+
+    model_config = _FROZEN
+
+    id: str
+    """Opaque message id (also the idempotency key the provider sees)."""
+    cart_id: str
+    """The cart the message is about."""
+    prospect: str
+    """The prospect key."""
+    channel: MessageChannel
+    """The channel it went out on (or would have)."""
+    status: MessageStatus
+    """``sent``, ``failed``, ``skipped`` or ``deferred``."""
+    at: datetime
+    """When it was sent, failed, skipped or deferred (UTC)."""
+    flow_id: str | None = None
+    """The flow that planned it."""
+    flow_version: int | None = None
+    """The version of that flow."""
+    step_id: str | None = None
+    """The flow step that planned it."""
+    variant: str | None = None
+    """The A/B variant, when the step is in a split."""
+    template: str | None = None
+    """The template it was built from."""
+    reason: str | None = None
+    """Why it was skipped, deferred or failed (a stable code)."""
+    provider_id: str | None = None
+    """The provider's id for the accepted message."""
+    coupon_code: str | None = None
+    """The coupon code the message carried, if any."""
+
+
+ActivityKind = Literal["site_activity", "app_activity", "metric", "purchase"]
+"""What a tracked activity is: a visit to the site, an app session, a custom
+engagement metric (``name`` says which), or a purchase."""
+
+
+class Activity(BaseModel):
+    """Something a prospect did that flow splits read. Consent-neutral, erased with the
+    prospect."""
+
+    model_config = _FROZEN
+
+    prospect: str
+    """The prospect key."""
+    kind: ActivityKind
+    """``site_activity``, ``app_activity``, ``metric`` or ``purchase``."""
+    at: datetime
+    """When it happened (UTC)."""
+    name: str | None = None
+    """The metric's name (e.g. ``profile_completed``), or a page or screen."""
+    value: Decimal | None = None
+    """The metric's value or the purchase's amount."""

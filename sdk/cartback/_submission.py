@@ -57,8 +57,12 @@ def check_text(value: str) -> str:
     return value
 
 
+# Messenger and Instagram consent comes from the platforms' own opt-in, never a form box.
+_FORM_CHANNELS: Final = frozenset(CHANNELS) - {"messenger", "instagram"}
+
+
 def _check_channel(value: object) -> object:
-    if value not in CHANNELS:
+    if value not in _FORM_CHANNELS:
         raise PydanticCustomError(
             "unknown_channel", "not a consent channel (newsletter, email, sms or push)"
         )

@@ -6,19 +6,41 @@ from typing import Final, Literal, get_args
 
 __all__ = [
     "CHANNELS",
+    "MESSAGE_CHANNELS",
     "CanonicalField",
     "CartStatus",
     "Channel",
     "ConsentAction",
     "ConsentSourceKind",
+    "DevicePlatform",
     "EventType",
+    "MessageChannel",
+    "PaymentFailureReason",
     "ReasonCode",
+    "SocialPlatform",
 ]
 
-Channel = Literal["email", "sms", "push", "newsletter"]
+Channel = Literal["email", "sms", "push", "newsletter", "messenger", "instagram"]
 """A way of reaching a prospect that needs its own consent."""
 
 CHANNELS: Final[tuple[Channel, ...]] = get_args(Channel)
+
+MessageChannel = Literal["email", "sms", "push", "messenger", "instagram"]
+"""A channel a recovery message goes out on (the newsletter is a consent, not a channel
+that recovery messages use)."""
+
+MESSAGE_CHANNELS: Final[tuple[MessageChannel, ...]] = get_args(MessageChannel)
+
+DevicePlatform = Literal["ios", "android", "web"]
+"""The platform of a registered push device."""
+
+SocialPlatform = Literal["messenger", "instagram"]
+"""A Meta messaging platform with page-scoped recipient ids."""
+
+PaymentFailureReason = Literal[
+    "authentication_timeout", "card_declined", "insufficient_funds", "other"
+]
+"""Why the order platform says a payment attempt failed."""
 
 ConsentAction = Literal["granted", "withdrawn"]
 """What a consent event does to a channel."""
@@ -26,8 +48,10 @@ ConsentAction = Literal["granted", "withdrawn"]
 ConsentSourceKind = Literal["form", "api", "unsubscribe_link", "snippet_optout"]
 """Where a consent event came from."""
 
-CartStatus = Literal["open", "ordered"]
-"""``open`` until the prospect buys; ``ordered`` once an order closed it."""
+CartStatus = Literal["open", "submitted", "ordered"]
+"""``open`` until the prospect buys; ``submitted`` once the browser saw the order form
+submitted (the shop's backend has not confirmed the order yet); ``ordered`` once an
+order closed it."""
 
 CanonicalField = Literal[
     "email",

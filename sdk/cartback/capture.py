@@ -46,7 +46,8 @@ def _invalid(name: str, message: str, reason: str) -> InvalidInputError:
 
 
 def _text(name: str, value: FieldValue) -> str | None:
-    """A mapped field's value as text; ``None`` when empty. Raises on unusable input."""
+    """A mapped field's value as text; ``None`` when empty or null. Raises on anything
+    that is not a string (numbers included), too long, or not valid text."""
     if type(value) is str and len(value) <= MAX_FIELD_LENGTH and value.isascii():
         # The common case, in three C calls: printable ASCII has no control
         # character, and needs whitespace collapsed only where a run of spaces is.
@@ -56,12 +57,9 @@ def _text(name: str, value: FieldValue) -> str | None:
     elif type(value) is not str:
         if value is None:
             return None
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            raise _invalid(name, "a form value must be a string", "not_a_string")
-        try:
-            value = str(value)
-        except ValueError:  # an int beyond Python's str() digit limit
-            raise _invalid(name, f"longer than {MAX_FIELD_LENGTH} characters", "too_long") from None
+        # Numbers too: a ZIP code sent as 02134 arrives as 2134 and a phone number loses
+        # its "+" or leading zero, so a number is refused rather than stored altered.
+        raise _invalid(name, "a form value must be a string", "not_a_string")
     if len(value) > MAX_FIELD_LENGTH:
         raise _invalid(name, f"longer than {MAX_FIELD_LENGTH} characters", "too_long")
     if not value.isascii():
@@ -79,6 +77,8 @@ def _text(name: str, value: FieldValue) -> str | None:
 def _checkbox(name: str, value: FieldValue) -> bool | None:
     if value is None or isinstance(value, bool):
         return value
+    if type(value) is int and value in (0, 1):  # a box posted as a JSON 0 or 1
+        return bool(value)
     text = _text(name, value)
     if text is None:
         return False

@@ -18,7 +18,14 @@ from cartback._types import Channel
 __all__ = ["DEFAULT_CONSENT", "ConsentDecision", "decide_consent"]
 
 DEFAULT_CONSENT: Final[Mapping[Channel, bool]] = MappingProxyType(
-    {"email": True, "sms": False, "push": False, "newsletter": False}
+    {
+        "email": True,
+        "sms": False,
+        "push": False,
+        "newsletter": False,
+        "messenger": False,
+        "instagram": False,
+    }
 )
 """What the ledger answers for a channel with no events at all: a recovery email to
 the address the prospect typed on the order form is the default channel; SMS, push and

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -16,6 +17,7 @@ from cartback import (
     ConfigurationError,
     Contact,
     EligibilityPolicy,
+    InvalidInputError,
     OrderForm,
     SQLiteStore,
     Submission,
@@ -151,10 +153,26 @@ def test_values_are_stripped_and_whitespace_collapsed(client: Cartback) -> None:
     assert contact.city == "New York"
 
 
-def test_numbers_in_text_fields_are_kept_as_text(client: Cartback) -> None:
-    contact = contact_of(client, submission(fields={"zip": 78701, "house_number": 12}))
-    assert contact.postal_code == "78701"
-    assert contact.house_number == "12"
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [("zip", 2134), ("house_number", 12), ("email", 123), ("phone", 14155552671), ("city", 1.5)],
+)
+def test_a_number_in_a_mapped_field_is_refused_naming_the_field(
+    client: Cartback, db_path: Path, name: str, value: float
+) -> None:
+    """A ZIP code 02134 sent as a number arrives as 2134, a phone number without its "+":
+    a number is refused (``not_a_string``) rather than stored altered."""
+    with pytest.raises(InvalidInputError) as raised:
+        client.capture(submission(fields={name: value}))
+    assert (raised.value.field, raised.value.reason) == (f"fields.{name}", "not_a_string")
+    assert client.list_carts().total == 0
+
+
+def test_a_number_in_an_extra_field_is_dropped_not_refused(client: Cartback) -> None:
+    result = client.capture(submission(fields={"quantity": 3, "zip": "02134"}))
+    assert result.cart is not None
+    assert result.cart.contact.postal_code == "02134"
+    assert result.dropped.extra == 1
 
 
 def test_first_filled_input_wins_when_two_map_to_one_field(client: Cartback) -> None:

@@ -223,11 +223,14 @@ def test_card_in_phone_is_dropped(client: Cartback) -> None:
     assert result.dropped.card_number == 1
 
 
-def test_card_as_a_number_value_is_dropped(client: Cartback) -> None:
-    result = client.capture(submission(fields={"first_name": 4111111111111111}))
-    assert result.cart is not None
-    assert result.cart.contact.first_name is None
-    assert result.dropped.card_number == 1
+def test_card_as_a_number_value_is_refused_and_nothing_stored(
+    client: Cartback, db_path: Path
+) -> None:
+    with pytest.raises(InvalidInputError) as raised:
+        client.capture(submission(fields={"first_name": 4111111111111111}))
+    assert (raised.value.field, raised.value.reason) == ("fields.first_name", "not_a_string")
+    assert "4111" not in str(raised.value)
+    assert card_numbers_stored(db_path) == []
 
 
 @pytest.mark.parametrize(

@@ -53,6 +53,8 @@ def test_defaults_without_events() -> None:
         "sms": False,
         "push": False,
         "newsletter": False,
+        "messenger": False,
+        "instagram": False,
     }
     for channel in CHANNELS:
         decision = decide_consent([], channel, at(0))
@@ -334,6 +336,8 @@ def test_consents_answers_every_channel_from_one_read(client: Cartback) -> None:
         "sms": True,
         "push": False,
         "newsletter": True,
+        "messenger": False,
+        "instagram": False,
     }
     assert decisions["email"].basis == "default"
     assert decisions == {c: client.consent("alice@example.com", c) for c in CHANNELS}

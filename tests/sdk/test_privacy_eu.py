@@ -19,6 +19,7 @@ from cartback import (
     EU_MEMBER_STATES,
     EU_SPECIAL_TERRITORIES,
     Cartback,
+    InvalidInputError,
     SQLiteStore,
 )
 from tests.conftest import FakeClock
@@ -110,13 +111,18 @@ def test_every_eu_spelling_is_refused_and_written_nowhere(
                         session_id=f"sess-{checked}",
                         product_id="p-1",
                     )
+                    emails.append(email)
+                    checked += 1
+                    if isinstance(cased, int):  # a JSON number is not text: refused
+                        with pytest.raises(InvalidInputError) as raised:
+                            client.capture(body)
+                        assert raised.value.reason == "not_a_string"
+                        continue
                     result = client.capture(body)
                     assert result.status == "not_stored", (code, cased, field)
                     assert result.reasons == ("country_excluded",), (code, cased, field)
                     assert result.cart is None
                     assert not result.stored
-                    emails.append(email)
-                    checked += 1
     assert checked > 34 * 5 * 3
     assert_written_nowhere(store, db_path, emails)
     assert client.list_carts().total == 0
@@ -219,6 +225,11 @@ def test_property_eu_prospects_are_never_written(
 ) -> None:
     body, email, fallback = case
     client = Cartback(store, clock=clock)
+    if any(isinstance(value, int) for value in body["fields"].values()):
+        with pytest.raises(InvalidInputError):  # a JSON number is not text: refused
+            client.capture(body, fallback_country=fallback)
+        assert_written_nowhere(store, db_path, [email])
+        return
     result = client.capture(body, fallback_country=fallback)
     assert result.status == "not_stored"
     assert "country_excluded" in result.reasons
