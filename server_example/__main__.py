@@ -24,7 +24,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8000)
     parser.add_argument(
-        "--database", type=Path, default=None, help="the SQLite file (wins over CARTBACK_DATABASE)"
+        "--database",
+        default=None,
+        help="a SQLite file or a postgresql:// DSN (wins over CARTBACK_DATABASE)",
     )
     parser.add_argument(
         "--write-openapi", action="store_true", help="rewrite server_example/openapi.json and exit"
@@ -42,8 +44,8 @@ def main(argv: list[str] | None = None) -> None:
             settings = dataclasses.replace(settings, database=args.database)
         banner = [f"cartback receiver on {public_url}  (dashboard: {public_url}/admin)"]
     else:
-        database = args.database or Path("cartback-demo.sqlite3")
-        settings = Settings.for_demo(database.resolve(), public_url)
+        database = args.database or str(Path("cartback-demo.sqlite3").resolve())
+        settings = Settings.for_demo(database, public_url)
         banner = [
             "cartback demo",
             f"  demo shop (order form): {public_url}/",

@@ -21,7 +21,7 @@ from starlette.responses import FileResponse, JSONResponse, PlainTextResponse, R
 from starlette.routing import Route
 from starlette.templating import Jinja2Templates
 
-from cartback import Cartback, Clock, LinkSigner, SQLiteStore, system_clock
+from cartback import Cartback, Clock, LinkSigner, open_store, system_clock
 from server_example.capture_api import CaptureApi
 from server_example.dashboard import Dashboard
 from server_example.links_api import LinksApi
@@ -53,11 +53,12 @@ def create_app(
     clock: Clock = system_clock,
     monotonic: Callable[[], float] = time.monotonic,
 ) -> Starlette:
-    """The receiver wired to a SQLite store at ``settings.database``.
+    """The receiver wired to the store ``settings.database`` names (a SQLite file or a
+    ``postgresql://`` DSN).
 
     ``clock`` (UTC wall time) and ``monotonic`` (rate limiting) are injectable for tests.
     """
-    store = SQLiteStore(settings.database, synchronous=settings.synchronous)
+    store = open_store(settings.database, synchronous=settings.synchronous)
     cartback = Cartback(
         store,
         policy=settings.policy,
@@ -66,7 +67,7 @@ def create_app(
         retention_days=settings.retention_days,
         links=LinkSigner(settings.secret_key),
     )
-    writer = CaptureWriter(store)
+    writer = CaptureWriter(cartback.save)
     limiter = RateLimiter(
         per_minute=settings.rate_per_minute, burst=settings.rate_burst, clock=monotonic
     )

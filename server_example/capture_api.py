@@ -10,7 +10,8 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
-from cartback import Cartback, InvalidInputError, invalid_input_from
+from cartback import Cartback, InvalidInputError, StoreUnavailableError
+from cartback._submission import invalid_input_from
 from server_example.plumbing import ApiError, client_key, read_json_object
 from server_example.ratelimit import RateLimiter
 from server_example.settings import Settings
@@ -83,7 +84,16 @@ class CaptureApi:
                 message="try again shortly",
                 headers={"Retry-After": "1"},
             ) from None
-        outcome = await future
+        try:
+            outcome = await future
+        except StoreUnavailableError:
+            raise ApiError(
+                503,
+                field="$",
+                reason="unavailable",
+                message="the database is unavailable: try again shortly",
+                headers={"Retry-After": "2"},
+            ) from None
         return JSONResponse({"status": outcome.status, "reasons": []})
 
     async def _session_event(self, request: Request) -> SessionEvent:

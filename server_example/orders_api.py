@@ -15,9 +15,9 @@ from cartback import (
     InvalidInputError,
     Money,
     SignatureError,
-    invalid_input_from,
     verify_webhook,
 )
+from cartback._submission import invalid_input_from
 from server_example.plumbing import ApiError, read_body
 from server_example.settings import Settings
 

@@ -23,8 +23,9 @@ def _split(value: str | None) -> tuple[str, ...]:
 class Settings:
     """Everything the receiver needs; see docs/receiver.md for each variable."""
 
-    database: Path
-    """The SQLite file (``CARTBACK_DATABASE``)."""
+    database: str | Path
+    """The database (``CARTBACK_DATABASE``, ``--database``): a SQLite file path, or a
+    ``postgresql://`` DSN for several receivers on one PostgreSQL."""
     admin_password: str
     """Dashboard password, also accepted as a Bearer token (``CARTBACK_ADMIN_PASSWORD``)."""
     secret_key: bytes
@@ -103,7 +104,7 @@ class Settings:
                 "CARTBACK_SYNCHRONOUS is FULL or NORMAL", setting="synchronous"
             )
         return cls(
-            database=Path(env.get("CARTBACK_DATABASE", "cartback.sqlite3")),
+            database=env.get("CARTBACK_DATABASE", "cartback.sqlite3"),
             admin_password=env["CARTBACK_ADMIN_PASSWORD"],
             secret_key=env["CARTBACK_SECRET_KEY"].encode(),
             public_url=env.get("CARTBACK_PUBLIC_URL", "http://127.0.0.1:8000"),
@@ -122,7 +123,7 @@ class Settings:
         )
 
     @classmethod
-    def for_demo(cls, database: Path, public_url: str) -> Settings:
+    def for_demo(cls, database: str | Path, public_url: str) -> Settings:
         """A throwaway configuration: random password and key, demo page on."""
         return cls(
             database=database,

@@ -16,10 +16,15 @@ import contextlib
 import logging
 import queue
 import threading
+import time
+from collections.abc import Callable, Sequence
 
-from cartback import CapturePlan, SaveOutcome, Store
+from cartback import CapturePlan, SaveOutcome, StoreUnavailableError
 
 __all__ = ["CaptureWriter", "WriterOverloadedError"]
+
+Save = Callable[[Sequence[CapturePlan]], list[SaveOutcome]]
+"""Saves plans in one transaction (``Cartback.save``)."""
 
 log = logging.getLogger("cartback.receiver.writer")
 
@@ -32,10 +37,26 @@ class WriterOverloadedError(Exception):
 
 
 class CaptureWriter:
-    """A writer thread in front of a ``Store``; start it, submit plans, stop it."""
+    """A writer thread in front of ``save``; start it, submit plans, stop it.
 
-    def __init__(self, store: Store, *, max_batch: int = 64, max_queue: int = 10_000) -> None:
-        self._store = store
+    When the database is unreachable, a batch fails with ``StoreUnavailableError`` as a
+    whole (each request answers 503), and for ``backoff`` seconds after that the
+    batches fail at once rather than each waiting for a connection timeout.
+    """
+
+    def __init__(
+        self,
+        save: Save,
+        *,
+        max_batch: int = 64,
+        max_queue: int = 10_000,
+        backoff: float = 1.0,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._save = save
+        self._backoff = backoff
+        self._monotonic = monotonic
+        self._unavailable_until = 0.0
         self._max_batch = max_batch
         self._queue: queue.Queue[_Item | None] = queue.Queue(maxsize=max_queue)
         self._thread = threading.Thread(target=self._run, name="cartback-writer", daemon=True)
@@ -85,17 +106,23 @@ class CaptureWriter:
     def _commit(self, batch: list[_Item]) -> None:
         settled: list[_Settled]
         try:
-            outcomes = self._store.save_captures([plan for plan, _ in batch])
+            if self._monotonic() < self._unavailable_until:
+                raise StoreUnavailableError("the database was unreachable a moment ago")
+            outcomes = self._save([plan for plan, _ in batch])
             settled = [
                 (future, outcome) for (_, future), outcome in zip(batch, outcomes, strict=True)
             ]
+        except StoreUnavailableError as exc:
+            self._unavailable_until = self._monotonic() + self._backoff
+            log.warning("database unavailable: %d captures refused", len(batch))
+            settled = [(future, exc) for _, future in batch]
         except Exception:
             # Isolate the failing capture so the others still commit.
             log.warning("batch of %d failed; retrying one by one", len(batch))
             settled = []
             for plan, future in batch:
                 try:
-                    settled.append((future, self._store.save_capture(plan)))
+                    settled.append((future, self._save([plan])[0]))
                 except Exception as exc:
                     settled.append((future, exc))
         loops: dict[asyncio.AbstractEventLoop, list[_Settled]] = {}

@@ -1,4 +1,5 @@
-"""Fixtures shared by every test: a fake clock and stores on real SQLite files."""
+"""Fixtures shared by every test: a fake clock, stores on real SQLite files, and a real
+PostgreSQL server (started once per session, when a test first needs it)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,8 @@ import pytest
 from hypothesis import settings
 
 from cartback import Cartback, SQLiteStore
+from tests.postgres import PostgresServer
+from tests.postgres import available as postgres_available
 
 # CI explores the same examples every run so that main stays green; a developer's run
 # draws new ones and may find what CI has not.
@@ -56,3 +59,25 @@ def store(db_path: Path) -> Iterator[SQLiteStore]:
 @pytest.fixture
 def client(store: SQLiteStore, clock: FakeClock) -> Cartback:
     return Cartback(store, clock=clock)
+
+
+# -- PostgreSQL: one real server for the session, a fresh schema per test ------------
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[PostgresServer]:
+    """A PostgreSQL server started from Debian's package in a temporary folder."""
+    reason = postgres_available()
+    if reason is not None:
+        pytest.fail(f"PostgreSQL tests need a server: {reason}", pytrace=False)
+    server = PostgresServer()
+    server.start()
+    yield server
+    server.destroy()
+
+
+@pytest.fixture
+def postgres_dsn(postgres_server: PostgresServer) -> Iterator[str]:
+    """A DSN on the session's server whose tables live in a schema of this test's own."""
+    with postgres_server.fresh_schema() as schema:
+        yield postgres_server.dsn(schema=schema)

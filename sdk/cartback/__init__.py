@@ -5,6 +5,8 @@ stored at all, keep only what the rules allow, record consent per channel, and c
 the cart when the prospect buys. Start with ``Cartback``; see docs/quickstart.md.
 """
 
+import typing
+
 from cartback._clock import Clock, system_clock
 from cartback._errors import (
     CartbackError,
@@ -13,17 +15,24 @@ from cartback._errors import (
     InvalidInputError,
     SignatureError,
     StoreError,
+    StoreUnavailableError,
     TokenExpiredError,
 )
 from cartback._luhn import contains_card_number
 from cartback._models import (
+    Activity,
+    ActivityKind,
     Cart,
     CartContext,
     ConsentEvent,
     ConsentSource,
     Contact,
     DroppedFields,
-    OutboxEvent,
+    MessageRecord,
+    MessageStatus,
+    PaymentFailure,
+    PushDevice,
+    SocialRecipient,
 )
 from cartback._regions import (
     EEA_MEMBER_STATES,
@@ -39,23 +48,45 @@ from cartback._submission import (
     MAX_FIELDS,
     Money,
     Submission,
-    invalid_input_from,
     parse_submission,
 )
 from cartback._types import (
     CHANNELS,
+    MESSAGE_CHANNELS,
     CanonicalField,
     CartStatus,
     Channel,
     ConsentAction,
     ConsentSourceKind,
-    EventType,
+    DevicePlatform,
+    MessageChannel,
+    PaymentFailureReason,
     ReasonCode,
+    SocialPlatform,
 )
 from cartback.capture import CapturePlan, FilledFields, extract_fields, plan_capture
 from cartback.client import CaptureResult, CaptureStatus, Cartback
-from cartback.consent import DEFAULT_CONSENT, ConsentDecision, decide_consent
+from cartback.consent import DEFAULT_CONSENT, ConsentDecision, decide_consent, ledger_changes
 from cartback.eligibility import EligibilityPolicy, EligibilityResult
+from cartback.events import (
+    EVENT_TYPES,
+    CartCaptured,
+    CartOrdered,
+    CartPaymentFailed,
+    CartRecovered,
+    CartReopened,
+    CartSubmitted,
+    CartUpdated,
+    ConsentChanged,
+    DomainEvent,
+    EndpointDisabled,
+    EventType,
+    LinkClicked,
+    MessageFailed,
+    MessageSent,
+    TicketCreated,
+    parse_event,
+)
 from cartback.export import CSV_COLUMNS, CsvFormat, cart_row, iter_csv, neutralize_cell
 from cartback.links import UTM_PARAMETERS, LinkClaims, LinkKind, LinkSigner, prefill_url
 from cartback.order_form import (
@@ -74,15 +105,28 @@ from cartback.signatures import (
     webhook_headers,
 )
 from cartback.store import (
+    RECEIPT_LIFETIME,
+    CartKey,
     CartPage,
     CartQuery,
+    Changes,
+    Click,
+    ConsumerStats,
+    Delivery,
     ErasureReport,
     OrderClosure,
+    ReadTransaction,
+    Receipt,
     SaveOutcome,
     SaveStatus,
+    Settlement,
     SQLiteStore,
     Store,
+    open_store,
 )
+
+if typing.TYPE_CHECKING:  # at run time, on first use: psycopg is needed only with PostgreSQL
+    from cartback.store._postgres import PostgresStore
 
 __version__ = "0.1.0"
 
@@ -97,57 +141,94 @@ __all__ = [
     "EEA_MEMBER_STATES",
     "EU_MEMBER_STATES",
     "EU_SPECIAL_TERRITORIES",
+    "EVENT_TYPES",
     "MAX_FIELDS",
     "MAX_FIELD_LENGTH",
     "MAX_FIELD_NAME_LENGTH",
+    "MESSAGE_CHANNELS",
+    "RECEIPT_LIFETIME",
     "REGIONS",
     "UTM_PARAMETERS",
+    "Activity",
+    "ActivityKind",
     "CanonicalField",
     "CapturePlan",
     "CaptureResult",
     "CaptureStatus",
     "Cart",
+    "CartCaptured",
     "CartContext",
+    "CartKey",
     "CartNotFoundError",
+    "CartOrdered",
     "CartPage",
+    "CartPaymentFailed",
     "CartQuery",
+    "CartRecovered",
+    "CartReopened",
     "CartStatus",
+    "CartSubmitted",
+    "CartUpdated",
     "Cartback",
     "CartbackError",
+    "Changes",
     "Channel",
+    "Click",
     "Clock",
     "ConfigurationError",
     "ConsentAction",
+    "ConsentChanged",
     "ConsentDecision",
     "ConsentEvent",
     "ConsentSource",
     "ConsentSourceKind",
+    "ConsumerStats",
     "Contact",
     "CsvFormat",
+    "Delivery",
+    "DevicePlatform",
+    "DomainEvent",
     "DroppedFields",
     "EligibilityPolicy",
     "EligibilityResult",
+    "EndpointDisabled",
     "ErasureReport",
     "EventType",
     "FieldRoute",
     "FilledFields",
     "InvalidInputError",
     "LinkClaims",
+    "LinkClicked",
     "LinkKind",
     "LinkSigner",
+    "MessageChannel",
+    "MessageFailed",
+    "MessageRecord",
+    "MessageSent",
+    "MessageStatus",
     "Money",
     "OrderClosure",
     "OrderForm",
-    "OutboxEvent",
+    "PaymentFailure",
+    "PaymentFailureReason",
+    "PostgresStore",
+    "PushDevice",
+    "ReadTransaction",
     "ReasonCode",
+    "Receipt",
     "Region",
     "SQLiteStore",
     "SaveOutcome",
     "SaveStatus",
+    "Settlement",
     "SignatureError",
+    "SocialPlatform",
+    "SocialRecipient",
     "Store",
     "StoreError",
+    "StoreUnavailableError",
     "Submission",
+    "TicketCreated",
     "TokenExpiredError",
     "__version__",
     "cart_row",
@@ -156,10 +237,12 @@ __all__ = [
     "decode_secret",
     "extract_fields",
     "field_key",
-    "invalid_input_from",
     "iter_csv",
+    "ledger_changes",
     "neutralize_cell",
     "normalize_country",
+    "open_store",
+    "parse_event",
     "parse_submission",
     "plan_capture",
     "prefill_url",
@@ -168,3 +251,12 @@ __all__ = [
     "verify_webhook",
     "webhook_headers",
 ]
+
+
+def __getattr__(name: str) -> object:
+    if name == "PostgresStore":
+        from cartback.store._postgres import PostgresStore
+
+        globals()[name] = PostgresStore
+        return PostgresStore
+    raise AttributeError(f"module 'cartback' has no attribute {name!r}")

@@ -8,6 +8,7 @@ CartbackError                  every error this package raises on purpose
 ├── SignatureError             a signed message or link token does not verify
 │   └── TokenExpiredError      a link token verified but is past its expiry
 └── StoreError                 the store cannot serve the request (e.g. a newer schema)
+    └── StoreUnavailableError  the database cannot be reached now; try again (HTTP 503)
 ```
 
 Every error carries its context as keyword arguments, and ``InvalidInputError`` names
@@ -24,6 +25,7 @@ __all__ = [
     "InvalidInputError",
     "SignatureError",
     "StoreError",
+    "StoreUnavailableError",
     "TokenExpiredError",
 ]
 
@@ -68,6 +70,11 @@ class CartNotFoundError(CartbackError, LookupError):
 
 class StoreError(CartbackError):
     """The store cannot serve the request, e.g. its schema is newer than this code."""
+
+
+class StoreUnavailableError(StoreError):
+    """The database cannot be reached or did not commit: nothing was written, and the
+    same request may succeed once it is back (a receiver answers 503 with Retry-After)."""
 
 
 class SignatureError(CartbackError):

@@ -1,4 +1,9 @@
-"""Merging a new capture into a stored cart: newer filled values win, nothing is erased."""
+"""Merging a new capture into a stored cart: newer filled values win, nothing is erased.
+
+A capture merges into the prospect's open (or submitted) cart on the same order form;
+without one it opens a new cart. The furthest step reached is kept; the last field
+touched follows the latest capture.
+"""
 
 from __future__ import annotations
 
@@ -51,12 +56,19 @@ def new_cart(plan: CapturePlan, cart_id: str) -> Cart:
     )
 
 
+def _merged_context(old: CartContext, new: CartContext) -> CartContext:
+    merged = _overlay(old, new)
+    if old.step is not None and new.step is not None and new.step < old.step:
+        merged = merged.model_copy(update={"step": old.step})  # the furthest step reached
+    return merged
+
+
 def merge_into(cart: Cart, plan: CapturePlan) -> Cart | None:
     """The open ``cart`` updated by ``plan``, or ``None`` when nothing would change."""
     assert plan.contact is not None
     assert plan.context is not None
     contact = _merged_contact(cart.contact, plan.contact)
-    context: CartContext = _overlay(cart.context, plan.context)
+    context = _merged_context(cart.context, plan.context)
     newsletter = (
         plan.newsletter_opt_in if plan.newsletter_opt_in is not None else cart.newsletter_opt_in
     )
@@ -78,3 +90,34 @@ def merge_into(cart: Cart, plan: CapturePlan) -> Cart | None:
             "capture_count": cart.capture_count + 1,
         }
     )
+
+
+def filled_fields(cart: Cart) -> tuple[str, ...]:
+    """Names of the contact fields a cart holds (never their values)."""
+    contact = cart.contact
+    names = [
+        name
+        for name in type(contact).model_fields
+        if name not in ("phone_e164", "address_extra") and getattr(contact, name) is not None
+    ]
+    return (*names, *sorted(contact.address_extra))
+
+
+def changed_fields(old: Cart, new: Cart) -> tuple[str, ...]:
+    """Names of the contact and context fields that differ between two states of a cart."""
+    changed = [
+        name
+        for name in type(old.contact).model_fields
+        if name not in ("phone_e164", "address_extra")
+        and getattr(old.contact, name) != getattr(new.contact, name)
+    ]
+    extra_old, extra_new = old.contact.address_extra, new.contact.address_extra
+    changed += sorted(key for key in extra_new if extra_old.get(key) != extra_new[key])
+    changed += [
+        name
+        for name in type(old.context).model_fields
+        if getattr(old.context, name) != getattr(new.context, name)
+    ]
+    if old.newsletter_opt_in != new.newsletter_opt_in:
+        changed.append("newsletter_opt_in")
+    return tuple(changed)

@@ -10,17 +10,17 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
-from typing import Any, Literal
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from cartback._ids import new_id
 from cartback._types import (
     CartStatus,
     Channel,
     ConsentAction,
     ConsentSourceKind,
     DevicePlatform,
-    EventType,
     MessageChannel,
     PaymentFailureReason,
     SocialPlatform,
@@ -37,7 +37,6 @@ __all__ = [
     "DroppedFields",
     "MessageRecord",
     "MessageStatus",
-    "OutboxEvent",
     "PaymentFailure",
     "PushDevice",
     "SocialRecipient",
@@ -180,6 +179,8 @@ class ConsentEvent(BaseModel):
 
     model_config = _FROZEN
 
+    id: str = Field(default_factory=lambda: new_id("cns_"))
+    """Opaque id of the ledger entry (``consent.changed`` events name it)."""
     prospect: str
     """The prospect key (lower-cased email, or ``tel:`` + E.164)."""
     channel: Channel
@@ -227,27 +228,6 @@ class DroppedFields:
             + self.card_number
             + self.invalid
         )
-
-
-class OutboxEvent(BaseModel):
-    """A domain event written in the same transaction as the change it reports."""
-
-    model_config = _FROZEN
-
-    seq: int
-    """Position in the outbox, increasing."""
-    event_id: str
-    """Unique id, stable across delivery retries."""
-    type: EventType
-    """``cart.captured``, ``cart.updated``, ``cart.ordered`` or ``consent.changed``."""
-    occurred_at: datetime
-    """When the change happened (UTC)."""
-    cart_id: str | None
-    """The cart concerned, if any."""
-    payload: dict[str, Any]
-    """The event body, JSON-ready (it holds personal data: never log it)."""
-    delivered_at: datetime | None = None
-    """When a consumer acknowledged it."""
 
 
 class PushDevice(BaseModel):

@@ -13,7 +13,6 @@ __all__ = [
     "ConsentAction",
     "ConsentSourceKind",
     "DevicePlatform",
-    "EventType",
     "MessageChannel",
     "PaymentFailureReason",
     "ReasonCode",
@@ -80,8 +79,3 @@ ReasonCode = Literal[
     "no_step_after_contact",
 ]
 """Why a prospect may not be stored; stable strings that clients can rely on."""
-
-EventType = Literal[
-    "cart.captured", "cart.updated", "cart.ordered", "consent.changed", "link.clicked"
-]
-"""The domain events written to the outbox."""

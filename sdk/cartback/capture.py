@@ -156,6 +156,8 @@ class CapturePlan:
     appends those that change the ledger."""
     session_id: str | None = None
     """The snippet's session id."""
+    event_id: str | None = None
+    """The snippet's id for this capture: a retried request with the same id is saved once."""
 
     @property
     def stored(self) -> bool:
@@ -234,12 +236,13 @@ def plan_capture(
         form.seller or submission.seller,
         submission.session_id,
         form.consent_text_version or submission.consent_version,
+        submission.event_id,
     )
     kept = tuple(None if v is not None and contains_card_number(v) else v for v in claimed)
     context_cards = sum(v is not None for v in claimed) - sum(v is not None for v in kept)
     if context_cards:
         dropped = replace(dropped, card_number=dropped.card_number + context_cards)
-    product_id, product_name, seller, session_id, version = kept
+    product_id, product_name, seller, session_id, version, event_id = kept
     context = CartContext(
         form_id=submission.form_id,
         product_id=product_id,
@@ -282,4 +285,5 @@ def plan_capture(
         newsletter_opt_in=newsletter,
         consents=consents,
         session_id=session_id,
+        event_id=event_id,
     )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal, InvalidOperation
@@ -17,12 +17,13 @@ from cartback._luhn import contains_card_number
 from cartback._models import Cart, ConsentEvent, ConsentSource, DroppedFields
 from cartback._submission import Money, Submission, parse_submission
 from cartback._types import CHANNELS, Channel, ConsentAction, ConsentSourceKind, ReasonCode
+from cartback._writes import append_consent, close_carts, record_click, save_captures
 from cartback.capture import CapturePlan, plan_capture
 from cartback.consent import DEFAULT_CONSENT, ConsentDecision, decide_consent
 from cartback.eligibility import EligibilityPolicy
 from cartback.links import UTM_PARAMETERS, LinkClaims, LinkKind, LinkSigner
 from cartback.order_form import OrderForm
-from cartback.store import CartPage, CartQuery, ErasureReport, OrderClosure, Store
+from cartback.store import CartPage, CartQuery, ErasureReport, OrderClosure, SaveOutcome, Store
 
 __all__ = ["CaptureResult", "CaptureStatus", "Cartback"]
 
@@ -131,10 +132,24 @@ class Cartback:
             return CaptureResult(
                 status="not_stored", reasons=plan.eligibility.reasons, dropped=plan.dropped
             )
-        outcome = self.store.save_capture(plan)
+        (outcome,) = self.save([plan])
         return CaptureResult(
             status=outcome.status, reasons=(), dropped=plan.dropped, cart=outcome.cart
         )
+
+    def save(self, plans: Sequence[CapturePlan]) -> list[SaveOutcome]:
+        """Store eligible plans in order, in one transaction (one durable commit).
+
+        Each merges into its prospect's open cart on the same form or opens one; consent
+        boxes that change nothing in force are not repeated; a plan whose ``event_id``
+        was saved before (a retried request) writes nothing. A later plan sees what the
+        earlier ones stored. Raises ``InvalidInputError`` for a plan that is not
+        eligible and ``StoreUnavailableError`` when the database cannot be reached
+        (nothing is written then).
+        """
+        if not plans:
+            return []
+        return self.store.write(lambda tx: save_captures(tx, plans))
 
     def plan(
         self,
@@ -145,7 +160,7 @@ class Cartback:
         """What ``capture`` would store, without storing it (pure, no I/O).
 
         A receiver can plan on the request path and hand the plan to a batching
-        writer that calls ``Store.save_captures``.
+        writer that calls ``Cartback.save``.
         """
         parsed = parse_submission(submission)
         return plan_capture(
@@ -180,7 +195,7 @@ class Cartback:
             source=ConsentSource(kind=source, ref=ref),
             text_version=text_version,
         )
-        self.store.append_consent([event])
+        self.store.write(lambda tx: append_consent(tx, [event]))
         return event
 
     def consent(
@@ -244,11 +259,12 @@ class Cartback:
             raise InvalidInputError(
                 "order_id is not acceptable", field="order_id", reason="invalid"
             )
-        return self.store.close_open_carts(
-            OrderClosure(at=self.now(), order_id=order_id, revenue=amount),
-            prospect=None if email is None else _prospect_key(email),
-            session_id=session_id,
-            form_id=form_id,
+        closure = OrderClosure(at=self.now(), order_id=order_id, revenue=amount)
+        prospect = None if email is None else _prospect_key(email)
+        return self.store.write(
+            lambda tx: close_carts(
+                tx, closure, prospect=prospect, session_id=session_id, form_id=form_id
+            )
         )
 
     # -- links ---------------------------------------------------------------------
@@ -282,7 +298,7 @@ class Cartback:
             for name, value in (utm or {}).items()
             if name in UTM_PARAMETERS and value and not contains_card_number(value)
         }
-        self.store.record_click(cart.id, now, kept)
+        self.store.write(lambda tx: record_click(tx, cart.id, now, kept))
         return cart
 
     def unsubscribe(self, token: str) -> ConsentEvent:
@@ -300,7 +316,7 @@ class Cartback:
             at=now,
             source=ConsentSource(kind="unsubscribe_link", ref=cart.id),
         )
-        self.store.append_consent([event])
+        self.store.write(lambda tx: append_consent(tx, [event]))
         return event
 
     # -- queries -------------------------------------------------------------------
@@ -314,6 +330,11 @@ class Cartback:
     ) -> CartPage:
         """Carts newest first, filtered by ``query``."""
         return self.store.list_carts(query or CartQuery(), limit=limit, offset=offset)
+
+    def iter_carts(self, query: CartQuery | None = None) -> Iterator[Cart]:
+        """Every cart matching ``query``, newest first, read in batches (for exports:
+        memory stays flat whatever the number of carts)."""
+        return self.store.iter_carts(query or CartQuery())
 
     def count_carts_by(
         self, key: Literal["product_id", "form_id"], query: CartQuery | None = None
@@ -333,4 +354,5 @@ class Cartback:
 
     def purge_expired(self) -> int:
         """Remove carts idle for longer than ``retention_days``; returns how many."""
-        return self.store.purge(self.now() - timedelta(days=self.retention_days))
+        now = self.now()
+        return self.store.purge(now - timedelta(days=self.retention_days), now=now)

@@ -6,7 +6,7 @@ from a prospect's events, so the answer is a pure function of the ledger and tim
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from types import MappingProxyType
@@ -15,7 +15,7 @@ from typing import Final, Literal
 from cartback._models import ConsentEvent
 from cartback._types import Channel
 
-__all__ = ["DEFAULT_CONSENT", "ConsentDecision", "decide_consent"]
+__all__ = ["DEFAULT_CONSENT", "ConsentDecision", "decide_consent", "ledger_changes"]
 
 DEFAULT_CONSENT: Final[Mapping[Channel, bool]] = MappingProxyType(
     {
@@ -70,3 +70,23 @@ def decide_consent(
     if latest is None:
         return ConsentDecision(allowed=defaults.get(channel, False), basis="default", event=None)
     return ConsentDecision(allowed=latest.action == "granted", basis=latest.action, event=latest)
+
+
+def ledger_changes(
+    history: Sequence[ConsentEvent], candidates: Iterable[ConsentEvent]
+) -> list[ConsentEvent]:
+    """The ``candidates`` that change what is in force, in order.
+
+    A grant while a grant is in force, or a withdrawal while nothing is granted (no
+    events at all counts as nothing granted), changes nothing and is left out; a
+    candidate kept counts for the ones after it.
+    """
+    seen = list(history)
+    kept: list[ConsentEvent] = []
+    for event in candidates:
+        in_force = decide_consent(seen, event.channel, event.at, defaults={}).allowed
+        if in_force == (event.action == "granted"):
+            continue
+        kept.append(event)
+        seen.append(event)
+    return kept

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import contextlib
 import json
+import secrets
 import sqlite3
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from hypothesis import strategies as st
 
-from cartback import contains_card_number
+from cartback import DomainEvent, Settlement, Store, contains_card_number
 
 US_SELLER = "us"
 ID_KEYS = frozenset({"id", "cart_id", "event_id", "seq"})
@@ -166,3 +168,18 @@ def rows_mentioning(db_path: Path, needle: str) -> list[tuple[str, str]]:
         for table, column, value in _cells(db_path)
         if folded in str(value).casefold()
     ]
+
+
+_PROBE_TIME = datetime(2999, 1, 1, tzinfo=UTC)
+
+
+def outbox(store: Store) -> list[DomainEvent]:
+    """Every event in the store's outbox, oldest first, read by a consumer of its own
+    (so the other consumers, and the next call, still see them all)."""
+    name = "probe-" + secrets.token_hex(4)
+    store.register_consumer(name, start="beginning")
+    found: list[DomainEvent] = []
+    while batch := store.claim(name, owner="probe", now=_PROBE_TIME, limit=1000):
+        found += [delivery.event for delivery in batch]
+        store.settle(name, [Settlement.done(d.seq) for d in batch], now=_PROBE_TIME)
+    return found

@@ -23,7 +23,7 @@ from cartback import (
     SQLiteStore,
     parse_submission,
 )
-from tests.sdk._support import submission
+from tests.sdk._support import outbox, submission
 
 LONE_SURROGATE: str = json.loads('"\\ud800"')
 SENTINEL = "SeNtInEl-9f3b"
@@ -117,7 +117,7 @@ def test_bad_input_is_a_typed_error_and_loses_nothing(
     field: str,
     reason: str | None,
 ) -> None:
-    pending_before = store.pending_events(limit=1000)
+    pending_before = outbox(store)
     consents_before = store.consent_events("alice@example.com")
     with pytest.raises(InvalidInputError) as raised:
         client.capture(body)
@@ -130,7 +130,7 @@ def test_bad_input_is_a_typed_error_and_loses_nothing(
     assert isinstance(error, CartbackError)
     assert isinstance(error, ValueError)
     assert client.get_cart(existing.id) == existing
-    assert store.pending_events(limit=1000) == pending_before
+    assert outbox(store) == pending_before
     assert store.consent_events("alice@example.com") == consents_before
     assert client.list_carts().total == 1
 

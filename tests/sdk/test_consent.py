@@ -17,13 +17,14 @@ from cartback import (
     Cartback,
     Channel,
     ConsentAction,
+    ConsentChanged,
     ConsentEvent,
     ConsentSource,
     SQLiteStore,
     decide_consent,
 )
 from tests.conftest import FakeClock
-from tests.sdk._support import submission
+from tests.sdk._support import outbox, submission
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 
@@ -227,10 +228,16 @@ def test_record_consent_writes_a_consent_changed_event(
     client: Cartback, store: SQLiteStore
 ) -> None:
     recorded = client.record_consent("f@example.com", "newsletter", "granted")
-    (pending,) = store.pending_events()
-    assert pending.type == "consent.changed"
+    (pending,) = outbox(store)
+    assert isinstance(pending, ConsentChanged)
     assert pending.cart_id is None
-    assert ConsentEvent.model_validate(pending.payload) == recorded
+    assert (pending.consent_id, pending.channel, pending.action, pending.source) == (
+        recorded.id,
+        "newsletter",
+        "granted",
+        "api",
+    )
+    assert store.consent_events("f@example.com") == [recorded]
 
 
 def test_repeated_captures_with_the_same_opt_in_do_not_duplicate_grants(
@@ -244,7 +251,7 @@ def test_repeated_captures_with_the_same_opt_in_do_not_duplicate_grants(
         client.capture(body)
     events = store.consent_events("alice@example.com")
     assert sorted(event.channel for event in events) == ["newsletter", "sms"]
-    consent_changes = [e for e in store.pending_events(limit=1000) if e.type == "consent.changed"]
+    consent_changes = [e for e in outbox(store) if e.type == "consent.changed"]
     assert len(consent_changes) == 2
 
 

@@ -17,6 +17,7 @@ from cartback import (
     prefill_url,
 )
 from tests.conftest import FakeClock
+from tests.sdk._support import outbox
 
 KEY = b"k" * 32
 SUBMISSION = {
@@ -52,9 +53,10 @@ def test_recovery_link_opens_the_cart_and_records_the_click_with_utm(
     utm = {"utm_source": "cartback", "utm_medium": "email", "utm_campaign": "3h", "x": "dropped"}
     cart = linked.open_recovery_link(token, utm)
     assert cart.id == cid
-    [(_, recorded)] = store.clicks(cid)
+    [click] = store.clicks(cid)
+    recorded = click.utm
     assert recorded == {"utm_source": "cartback", "utm_medium": "email", "utm_campaign": "3h"}
-    assert [e.type for e in store.pending_events()][-1] == "link.clicked"
+    assert [e.type for e in outbox(store)][-1] == "link.clicked"
 
 
 def test_recovery_tokens_expire(linked: Cartback, clock: FakeClock) -> None:

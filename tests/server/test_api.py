@@ -16,6 +16,7 @@ from cartback import Cartback, CartQuery, webhook_headers
 from server_example import Settings, create_app
 from server_example.openapi import OPENAPI_PATH, render
 from tests.conftest import FakeClock
+from tests.sdk._support import outbox
 
 ORIGIN = "https://shop.example"
 ORDER_SECRET = "whsec_" + base64.b64encode(b"order-secret-of-at-least-32-byte").decode()
@@ -96,11 +97,20 @@ def test_a_beacon_capture_is_stored_then_updated_then_unchanged(api: TestClient)
     assert first.status_code == 200
     assert first.json() == {"status": "stored", "reasons": []}
     assert first.headers["access-control-allow-origin"] == ORIGIN
-    more = {**CAPTURE, "fields": {**CAPTURE["fields"], "last_name": "Doe"}}
+    more = {**CAPTURE, "event_id": "evt-2", "fields": {**CAPTURE["fields"], "last_name": "Doe"}}
     assert beacon(api, more).json()["status"] == "updated"
-    assert beacon(api, more).json()["status"] == "unchanged"
+    assert beacon(api, {**more, "event_id": "evt-3"}).json()["status"] == "unchanged"
     [cart] = sdk(api).list_carts().items
     assert (cart.contact.first_name, cart.contact.last_name) == ("Jane", "Doe")
+
+
+def test_a_retried_request_is_answered_as_the_first_and_stored_once(api: TestClient) -> None:
+    """The snippet's event_id: a request retried after a lost answer saves nothing new."""
+    assert beacon(api, CAPTURE).json()["status"] == "stored"
+    again = beacon(api, CAPTURE)
+    assert again.status_code == 200
+    assert again.json()["status"] == "stored"
+    assert [event.type for event in outbox(sdk(api).store)] == ["cart.captured"]
 
 
 def test_application_json_is_accepted_too(api: TestClient) -> None:
@@ -121,7 +131,7 @@ def test_ineligible_prospects_get_reason_codes_and_nothing_is_written(api: TestC
         "reasons": ["seller_not_allowed", "country_excluded", "email_invalid"],
     }
     assert carts(api) == 0
-    assert sdk(api).store.pending_events() == []
+    assert outbox(sdk(api).store) == []
 
 
 def test_country_falls_back_to_the_trusted_header_only(api: TestClient) -> None:
@@ -397,7 +407,8 @@ def test_a_recovery_link_redirects_to_the_prefilled_form_and_records_the_click(
     assert query["email"] == ["jane@example.com"]
     assert query["city"] == ["Austin"]
     assert query["utm_campaign"] == ["3h"]
-    [(_, utm)] = sdk(api).store.clicks(cart_id)
+    [click] = sdk(api).store.clicks(cart_id)
+    utm = click.utm
     assert utm == {"utm_source": "cartback", "utm_medium": "email", "utm_campaign": "3h"}
 
 

@@ -512,7 +512,7 @@ def _seed_many(cartback: Cartback, clock: FakeClock, count: int) -> list[str]:
         status_word = "vip" if index % 3 == 0 else "std"
         plans.append(cartback.plan(cart_submission(f"{status_word}{index}@example.com")))
         clock.advance(seconds=1)
-    outcomes = cartback.store.save_captures(plans)
+    outcomes = cartback.save(plans)
     return [outcome.cart.id for outcome in reversed(outcomes)]
 
 

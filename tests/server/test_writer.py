@@ -1,6 +1,6 @@
 """The receiver's group-commit writer: every capture answered once it is durable.
 
-A real ``SQLiteStore`` on a file; the subclass below only records the batch sizes.
+A real ``SQLiteStore`` on a file; ``RecordingSave`` only records the batch sizes.
 """
 
 from __future__ import annotations
@@ -13,21 +13,28 @@ from typing import Any, TypeVar
 
 import pytest
 
-from cartback import CapturePlan, Cartback, InvalidInputError, SaveOutcome, SQLiteStore
-from server_example.writer import CaptureWriter
+from cartback import (
+    CapturePlan,
+    Cartback,
+    InvalidInputError,
+    SaveOutcome,
+    SQLiteStore,
+    StoreUnavailableError,
+)
+from server_example.writer import CaptureWriter, Save
 from tests.conftest import FakeClock
 
 
-class RecordingStore(SQLiteStore):
-    """A SQLite store that remembers how many captures each transaction held."""
+class RecordingSave:
+    """``Cartback.save`` that remembers how many captures each transaction held."""
 
-    def __init__(self, path: Path) -> None:
-        super().__init__(path)
+    def __init__(self, client: Cartback) -> None:
+        self.client = client
         self.batches: list[int] = []
 
-    def save_captures(self, plans: Sequence[CapturePlan]) -> list[SaveOutcome]:
+    def __call__(self, plans: Sequence[CapturePlan]) -> list[SaveOutcome]:
         self.batches.append(len(plans))
-        return super().save_captures(plans)
+        return self.client.save(plans)
 
 
 def _plans(client: Cartback, count: int) -> list[CapturePlan]:
@@ -62,9 +69,9 @@ def _run(scenario: Callable[[], Coroutine[Any, Any, T]]) -> T:
         return pool.submit(lambda: asyncio.run(scenario())).result(timeout=60)
 
 
-def _through_writer(store: SQLiteStore, plans: list[CapturePlan], **options: int) -> list[object]:
+def _through_writer(save: Save, plans: list[CapturePlan], **options: Any) -> list[object]:
     """Submit every plan at once from an event loop; each one's outcome or error."""
-    writer = CaptureWriter(store, **options)
+    writer = CaptureWriter(save, **options)
 
     async def submit_all() -> list[object]:
         futures = [writer.submit(plan) for plan in plans]
@@ -78,32 +85,35 @@ def _through_writer(store: SQLiteStore, plans: list[CapturePlan], **options: int
 
 
 @pytest.fixture
-def recording_store(tmp_path: Path) -> RecordingStore:
-    return RecordingStore(tmp_path / "writer.sqlite3")
+def client(tmp_path: Path, clock: FakeClock) -> Cartback:
+    return Cartback(SQLiteStore(tmp_path / "writer.sqlite3"), clock=clock)
+
+
+@pytest.fixture
+def recording(client: Cartback) -> RecordingSave:
+    return RecordingSave(client)
 
 
 def test_concurrent_captures_share_transactions_and_each_gets_its_outcome(
-    recording_store: RecordingStore, clock: FakeClock
+    client: Cartback, recording: RecordingSave
 ) -> None:
-    client = Cartback(recording_store, clock=clock)
-    results = _through_writer(recording_store, _plans(client, 200), max_batch=64)
+    results = _through_writer(recording, _plans(client, 200), max_batch=64)
 
     assert [r.status for r in results if isinstance(r, SaveOutcome)] == ["stored"] * 200
     emails = [r.cart.contact.email for r in results if isinstance(r, SaveOutcome)]
     assert emails == [f"buyer{index}@example.com" for index in range(200)]
-    assert sum(recording_store.batches) == 200
-    assert max(recording_store.batches) <= 64
-    assert len(recording_store.batches) < 200  # captures queued together commit together
+    assert sum(recording.batches) == 200
+    assert max(recording.batches) <= 64
+    assert len(recording.batches) < 200  # captures queued together commit together
     assert client.list_carts().total == 200
 
 
 def test_a_failing_capture_fails_alone_and_the_rest_of_its_batch_commits(
-    recording_store: RecordingStore, clock: FakeClock
+    client: Cartback, recording: RecordingSave
 ) -> None:
-    client = Cartback(recording_store, clock=clock)
     plans = _plans(client, 10)
     plans.insert(5, _refused_plan(client))
-    results = _through_writer(recording_store, plans)
+    results = _through_writer(recording, plans)
 
     assert isinstance(results[5], InvalidInputError)
     others = results[:5] + results[6:]
@@ -112,11 +122,10 @@ def test_a_failing_capture_fails_alone_and_the_rest_of_its_batch_commits(
 
 
 def test_a_request_that_went_away_does_not_stop_the_others_being_answered(
-    recording_store: RecordingStore, clock: FakeClock
+    client: Cartback, recording: RecordingSave
 ) -> None:
-    client = Cartback(recording_store, clock=clock)
     plans = _plans(client, 20)
-    writer = CaptureWriter(recording_store)
+    writer = CaptureWriter(recording)
 
     async def scenario() -> list[object]:
         futures = [writer.submit(plan) for plan in plans]
@@ -134,3 +143,51 @@ def test_a_request_that_went_away_does_not_stop_the_others_being_answered(
     assert all(isinstance(r, SaveOutcome) and r.status == "stored" for r in results)
     # The capture was queued before its request went away: it is stored all the same.
     assert client.list_carts().total == 20
+
+
+class Outage:
+    """``save`` on a database that is down until ``up`` is set; counts its calls."""
+
+    def __init__(self, client: Cartback) -> None:
+        self.client = client
+        self.up = False
+        self.calls = 0
+
+    def __call__(self, plans: Sequence[CapturePlan]) -> list[SaveOutcome]:
+        self.calls += 1
+        if not self.up:
+            raise StoreUnavailableError("down")
+        return self.client.save(plans)
+
+
+def test_when_the_database_is_down_the_whole_batch_fails_at_once_then_recovers(
+    client: Cartback,
+) -> None:
+    outage = Outage(client)
+    now = [100.0]
+    writer = CaptureWriter(outage, backoff=5.0, monotonic=lambda: now[0])
+
+    async def submit(plans: list[CapturePlan]) -> list[object]:
+        futures = [writer.submit(plan) for plan in plans]
+        return await asyncio.wait_for(asyncio.gather(*futures, return_exceptions=True), 30)
+
+    def phase(count: int) -> list[object]:
+        return _run(lambda: submit(_plans(client, count)))
+
+    writer.start()
+    try:
+        down = phase(30)
+        assert all(isinstance(result, StoreUnavailableError) for result in down)
+        assert outage.calls <= 2  # the batch failed as a whole, not capture by capture
+
+        outage.up = True
+        calls = outage.calls
+        still = phase(3)
+        assert all(isinstance(result, StoreUnavailableError) for result in still)
+        assert outage.calls == calls  # within the backoff the database is not even asked
+
+        now[0] += 5.0
+        back = phase(3)
+    finally:
+        writer.stop()
+    assert [r.status for r in back if isinstance(r, SaveOutcome)] == ["stored"] * 3

@@ -1,35 +1,63 @@
-"""The storage contract. Nothing here knows about SQLite.
+"""The storage contract. Nothing here knows about SQLite or PostgreSQL.
 
-A ``Store`` keeps carts, the append-only consent ledger, and an outbox of domain
-events written in the same transaction as the change they describe. Implementations
-must be safe to call from several threads.
+The SDK decides, the store persists. Which open cart a capture merges into, the merged
+result, which consent events change the ledger and which domain events follow are pure
+functions of the SDK; a store runs them inside one write transaction
+(``Store.write``), applies the ``Changes`` they return atomically, and answers queries.
+
+Write transactions are serialized (SQLite: ``BEGIN IMMEDIATE``; PostgreSQL: one
+advisory lock taken first), so what a transaction reads stays true until it commits,
+whichever process or thread writes. Keep them short: batch work, never wait on the
+network inside one.
+
+The outbox: every transaction appends its domain events; the order of ``seq`` is the
+order of commits. Each consumer (a webhook endpoint, the flow engine, ticket rules,
+metrics) reads the same events independently: ``claim`` copies the events past its
+cursor into per-consumer deliveries and leases the due ones (SQLite: in a write
+transaction; PostgreSQL: ``FOR UPDATE SKIP LOCKED``), so two workers never hold the same
+delivery and a crashed worker's lease expires; ``settle`` records what became of them.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
-from datetime import date, datetime
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
 from decimal import Decimal
-from typing import Literal, Protocol, runtime_checkable
+from typing import Literal, Protocol, TypeVar, runtime_checkable
 
-from cartback._models import Cart, ConsentEvent, OutboxEvent
+from cartback._models import Cart, ConsentEvent
 from cartback._types import CartStatus
-from cartback.capture import CapturePlan
+from cartback.events import DomainEvent, EventType
 
 __all__ = [
+    "RECEIPT_LIFETIME",
+    "CartKey",
     "CartPage",
     "CartQuery",
+    "Changes",
+    "Click",
+    "ConsumerStats",
+    "Delivery",
     "ErasureReport",
     "OrderClosure",
+    "ReadTransaction",
+    "Receipt",
     "SaveOutcome",
     "SaveStatus",
+    "Settlement",
     "Store",
 ]
 
+T = TypeVar("T")
+
 SaveStatus = Literal["stored", "updated", "unchanged"]
 """``stored``: a new cart; ``updated``: fields merged into the open cart;
-``unchanged``: the capture repeated what the open cart already holds."""
+``unchanged``: the capture repeated what the open cart already holds (or was a retry of
+a capture already saved)."""
+
+CartKey = tuple[str, str]
+"""``(prospect, form_id)``: a prospect has at most one open cart per order form."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,7 +69,68 @@ class SaveOutcome:
     cart: Cart
     """The cart as stored after the save."""
     consents_recorded: int = 0
-    """Consent events appended (grants already in force are not repeated)."""
+    """Consent events appended (boxes that change nothing in force are not repeated)."""
+    duplicate: bool = False
+    """The capture's ``event_id`` was already saved: a retried request, nothing written."""
+
+
+@dataclass(frozen=True, slots=True)
+class Receipt:
+    """A saved capture's ``event_id``, so a retried request is recognised (24 hours)."""
+
+    event_id: str
+    """The capture's ``event_id`` (from the snippet)."""
+    cart_id: str
+    """The cart it was saved into."""
+    status: SaveStatus
+    """What saving it did the first time."""
+    at: datetime
+    """When it was saved (UTC)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Click:
+    """One click on a recovery link."""
+
+    cart_id: str
+    """The cart the link reopens."""
+    at: datetime
+    """When (UTC)."""
+    utm: Mapping[str, str] = field(default_factory=dict)
+    """Its UTM parameters."""
+
+
+@dataclass(frozen=True, slots=True)
+class Changes:
+    """Everything one write transaction stores, decided by the SDK beforehand."""
+
+    new_carts: tuple[Cart, ...] = ()
+    """Carts to insert."""
+    updated_carts: tuple[Cart, ...] = ()
+    """Carts to replace, by id (each in its new state)."""
+    sessions: tuple[tuple[str, str], ...] = ()
+    """``(session_id, cart_id)`` links to add: which browser sessions touched a cart."""
+    consent: tuple[ConsentEvent, ...] = ()
+    """Ledger entries to append."""
+    receipts: tuple[Receipt, ...] = ()
+    """Capture receipts to keep (retry detection)."""
+    clicks: tuple[Click, ...] = ()
+    """Recovery-link clicks to record."""
+    events: tuple[DomainEvent, ...] = ()
+    """Domain events to append to the outbox, in order."""
+
+    def __bool__(self) -> bool:
+        return any(
+            (
+                self.new_carts,
+                self.updated_carts,
+                self.sessions,
+                self.consent,
+                self.receipts,
+                self.clicks,
+                self.events,
+            )
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,7 +154,7 @@ class CartQuery:
     product_id: str | None = None
     """One product."""
     status: CartStatus | None = None
-    """``open`` or ``ordered``."""
+    """``open``, ``submitted`` or ``ordered``."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,6 +177,268 @@ class CartPage:
 
 
 @dataclass(frozen=True, slots=True)
+class ErasureReport:
+    """How many rows an erasure removed, per kind."""
+
+    carts: int = 0
+    """Carts removed."""
+    consent_events: int = 0
+    """Consent ledger entries removed."""
+    other: int = 0
+    """Other rows that named the prospect or their carts (sessions, clicks, receipts,
+    deliveries not yet made, devices, messages...)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    """One outbox event as one consumer sees it."""
+
+    consumer: str
+    """The consumer's name."""
+    seq: int
+    """The event's position in the outbox."""
+    event: DomainEvent
+    """The event."""
+    attempts: int
+    """How many times it was claimed, this claim included."""
+    cart_id: str | None = None
+    """The cart the event is about, if any."""
+    last_error: str | None = None
+    """What went wrong on the last attempt (a short code, never personal data)."""
+    next_attempt_at: datetime | None = None
+    """When it is due (UTC)."""
+    lease_until: datetime | None = None
+    """Until when the claiming worker holds it (UTC)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Settlement:
+    """What became of one claimed delivery: ``done``, ``retry`` at a time, or ``dead``."""
+
+    seq: int
+    """The delivery's event ``seq``."""
+    outcome: Literal["done", "retry", "dead"]
+    """Delivered (or nothing to do), try again at ``retry_at``, or give up."""
+    retry_at: datetime | None = None
+    """For ``retry``: when the next attempt is due."""
+    error: str | None = None
+    """A short code for what went wrong (never personal data)."""
+
+    @classmethod
+    def done(cls, seq: int) -> Settlement:
+        """The delivery succeeded (or needs nothing)."""
+        return cls(seq, "done")
+
+    @classmethod
+    def retry(cls, seq: int, at: datetime, error: str) -> Settlement:
+        """Try again at ``at``."""
+        return cls(seq, "retry", retry_at=at, error=error)
+
+    @classmethod
+    def dead(cls, seq: int, error: str) -> Settlement:
+        """Give up: the delivery goes to the consumer's dead letters."""
+        return cls(seq, "dead", error=error)
+
+
+@dataclass(frozen=True, slots=True)
+class ConsumerStats:
+    """Where a consumer stands."""
+
+    consumer: str
+    """The consumer's name."""
+    cursor: int
+    """The last outbox ``seq`` copied into its deliveries."""
+    head: int
+    """The outbox's last ``seq``."""
+    pending: int
+    """Deliveries not yet done (leased ones included)."""
+    leased: int
+    """Deliveries a worker holds now."""
+    dead: int
+    """Dead letters."""
+
+
+class ReadTransaction(Protocol):
+    """What the SDK's decisions read inside a write transaction, and how it applies them."""
+
+    def open_carts(self, keys: Collection[CartKey]) -> dict[CartKey, Cart]:
+        """The open (or submitted) cart of each ``(prospect, form_id)`` that has one."""
+        ...
+
+    def carts(self, ids: Collection[str]) -> dict[str, Cart]:
+        """The carts with these ids that exist."""
+        ...
+
+    def carts_to_close(
+        self, *, prospect: str | None, session_id: str | None, form_id: str | None
+    ) -> list[Cart]:
+        """The open or submitted carts of a prospect or a browser session (one form, when
+        given), oldest first."""
+        ...
+
+    def receipts(self, event_ids: Collection[str]) -> dict[str, Receipt]:
+        """The receipts of these capture ``event_id``\\ s that were saved."""
+        ...
+
+    def consent_events(self, prospects: Collection[str]) -> dict[str, list[ConsentEvent]]:
+        """Each prospect's ledger entries, oldest first."""
+        ...
+
+    def apply(self, changes: Changes) -> None:
+        """Write ``changes`` (committed with the transaction)."""
+        ...
+
+
+@runtime_checkable
+class Store(Protocol):
+    """Where carts, the consent ledger, the outbox and shared state live.
+
+    Safe to use from several threads; several processes may share one database.
+    """
+
+    # -- writing -----------------------------------------------------------------
+
+    def write(self, work: Callable[[ReadTransaction], T]) -> T:
+        """Run ``work`` in one serialized write transaction and commit what it applied.
+
+        ``work`` reads through the transaction, decides, and calls ``apply``; when it
+        raises, nothing is written. Raises ``StoreUnavailableError`` when the database
+        cannot be reached (nothing is written then either).
+        """
+        ...
+
+    def erase_prospect(self, prospect: str) -> ErasureReport:
+        """Remove a prospect from every table: carts, ledger, sessions, clicks, receipts,
+        pending deliveries, registries."""
+        ...
+
+    def forget_session(self, session_id: str) -> ErasureReport:
+        """Remove every cart a browser session touched, with what refers to them, and
+        the ledger entries recorded in that session."""
+        ...
+
+    def purge(self, older_than: datetime, *, now: datetime | None = None) -> int:
+        """Remove carts not updated since ``older_than`` (and what refers to them),
+        capture receipts older than ``RECEIPT_LIFETIME`` before ``now``, expired shared
+        state, and outbox events older than ``older_than`` that no consumer still
+        needs; returns the carts removed."""
+        ...
+
+    # -- queries -----------------------------------------------------------------
+
+    def get_cart(self, cart_id: str) -> Cart:
+        """One cart; raises ``CartNotFoundError``."""
+        ...
+
+    def list_carts(self, query: CartQuery, *, limit: int = 50, offset: int = 0) -> CartPage:
+        """Carts matching ``query``, newest first."""
+        ...
+
+    def iter_carts(self, query: CartQuery, *, batch: int = 1000) -> Iterator[Cart]:
+        """Every cart matching ``query``, newest first, read ``batch`` at a time (keyset
+        paging: memory stays flat whatever the number of carts)."""
+        ...
+
+    def count_carts_by(
+        self, key: Literal["product_id", "form_id"], query: CartQuery
+    ) -> list[tuple[str | None, int]]:
+        """Matching carts counted per product or per form, most first."""
+        ...
+
+    def consent_events(self, prospect: str) -> list[ConsentEvent]:
+        """A prospect's consent events, oldest first."""
+        ...
+
+    def clicks(self, cart_id: str) -> list[Click]:
+        """A cart's recovery-link clicks, oldest first."""
+        ...
+
+    # -- the outbox --------------------------------------------------------------
+
+    def register_consumer(
+        self,
+        name: str,
+        *,
+        types: Collection[EventType] | None = None,
+        ordered_per_cart: bool = False,
+        start: Literal["beginning", "now"] = "now",
+    ) -> None:
+        """Declare a consumer (idempotent: a second call updates ``types`` and
+        ``ordered_per_cart``, never the cursor). ``types`` limits it to some event types;
+        ``ordered_per_cart`` hands out a cart's deliveries one at a time, in order;
+        ``start`` says whether it sees the events already in the outbox."""
+        ...
+
+    def claim(
+        self,
+        consumer: str,
+        *,
+        owner: str,
+        now: datetime,
+        limit: int = 100,
+        lease: timedelta = timedelta(minutes=1),
+    ) -> list[Delivery]:
+        """Lease up to ``limit`` due deliveries of ``consumer`` to ``owner`` until
+        ``now + lease``, oldest first. A delivery leased to another worker is skipped
+        until its lease expires."""
+        ...
+
+    def settle(self, consumer: str, settlements: Sequence[Settlement], *, now: datetime) -> None:
+        """Record what became of claimed deliveries: done ones are removed, retried ones
+        wait until their time, dead ones become dead letters."""
+        ...
+
+    def dead_letters(
+        self,
+        consumer: str,
+        *,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        limit: int = 100,
+    ) -> list[Delivery]:
+        """A consumer's dead letters, oldest first (optionally by event time)."""
+        ...
+
+    def replay(
+        self,
+        consumer: str,
+        *,
+        now: datetime,
+        seqs: Collection[int] | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+    ) -> int:
+        """Make dead letters due again (all of them, these ``seqs``, or those whose event
+        happened in ``[since, until]``); returns how many."""
+        ...
+
+    def consumer_stats(self, consumer: str) -> ConsumerStats:
+        """Where a consumer stands."""
+        ...
+
+    # -- shared state for several processes ----------------------------------------
+
+    def take_token(
+        self, bucket: str, key: str, *, capacity: float, per_second: float, now: datetime
+    ) -> float | None:
+        """Take one token from ``key``'s bucket (``capacity`` tokens, refilled at
+        ``per_second``): ``None`` when taken, else the seconds until one is due."""
+        ...
+
+    def flag(self, kind: str, key: str, *, until: datetime) -> None:
+        """Set a flag (e.g. a revoked session) that lasts until ``until``."""
+        ...
+
+    def flagged_until(self, kind: str, key: str, *, now: datetime) -> datetime | None:
+        """When the flag set on ``key`` ends, if it is still set at ``now``."""
+        ...
+
+    def close(self) -> None:
+        """Release the store's resources."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
 class OrderClosure:
     """An order that closes open carts."""
 
@@ -99,94 +450,5 @@ class OrderClosure:
     """The order's revenue."""
 
 
-@dataclass(frozen=True, slots=True)
-class ErasureReport:
-    """How many rows an erasure removed, per table."""
-
-    carts: int = 0
-    """Carts removed."""
-    consent_events: int = 0
-    """Consent events removed."""
-    outbox_events: int = 0
-    """Outbox events removed (their payloads held the prospect's data)."""
-
-
-@runtime_checkable
-class Store(Protocol):
-    """Where carts, consent events and outbox events live."""
-
-    def save_capture(self, plan: CapturePlan) -> SaveOutcome:
-        """Store an eligible capture: merge it into the prospect's open cart on the same
-        form, or open a new cart; append its consent grants; write outbox events; all in
-        one transaction. A stored field is never erased by a missing one."""
-        ...
-
-    def save_captures(self, plans: Sequence[CapturePlan]) -> list[SaveOutcome]:
-        """``save_capture`` for several plans in one transaction (one durable commit),
-        in order; a later plan sees the carts the earlier ones opened."""
-        ...
-
-    def record_click(self, cart_id: str, at: datetime, utm: Mapping[str, str]) -> None:
-        """Record a click on a recovery link (and a ``link.clicked`` outbox event)."""
-        ...
-
-    def clicks(self, cart_id: str) -> list[tuple[datetime, dict[str, str]]]:
-        """A cart's recovery-link clicks, oldest first, with their UTM parameters."""
-        ...
-
-    def append_consent(self, events: Sequence[ConsentEvent]) -> int:
-        """Append consent events (and a ``consent.changed`` outbox event each)."""
-        ...
-
-    def consent_events(self, prospect: str) -> list[ConsentEvent]:
-        """A prospect's consent events, oldest first."""
-        ...
-
-    def close_open_carts(
-        self,
-        closure: OrderClosure,
-        *,
-        prospect: str | None = None,
-        session_id: str | None = None,
-        form_id: str | None = None,
-    ) -> list[Cart]:
-        """Close the open carts of a prospect or browser session (optionally one form)."""
-        ...
-
-    def get_cart(self, cart_id: str) -> Cart:
-        """One cart; raises ``CartNotFoundError``."""
-        ...
-
-    def list_carts(self, query: CartQuery, *, limit: int = 50, offset: int = 0) -> CartPage:
-        """Carts matching ``query``, newest first."""
-        ...
-
-    def count_carts_by(
-        self, key: Literal["product_id", "form_id"], query: CartQuery
-    ) -> list[tuple[str | None, int]]:
-        """Matching carts counted per product or per form, most first."""
-        ...
-
-    def erase_prospect(self, prospect: str) -> ErasureReport:
-        """Remove a prospect from every table, outbox payloads included."""
-        ...
-
-    def forget_session(self, session_id: str) -> ErasureReport:
-        """Remove every cart a browser session captured into, and what refers to them."""
-        ...
-
-    def purge(self, older_than: datetime) -> int:
-        """Remove carts not updated since ``older_than``; returns how many."""
-        ...
-
-    def pending_events(self, limit: int = 100) -> list[OutboxEvent]:
-        """Undelivered outbox events, oldest first."""
-        ...
-
-    def mark_delivered(self, seqs: Sequence[int], at: datetime) -> None:
-        """Acknowledge outbox events."""
-        ...
-
-    def close(self) -> None:
-        """Release the store's resources."""
-        ...
+RECEIPT_LIFETIME = timedelta(days=1)
+"""How long a capture's ``event_id`` is remembered for retry detection."""

@@ -1,0 +1,288 @@
+"""The SDK's write transactions: read through the store's transaction, decide, apply.
+
+Each function here runs inside ``Store.write``. The deciding is pure (``decide_*``: values
+in, ``Changes`` out, testable without a database); the store only reads what the
+decision needs and applies what it returns, so every backend behaves the same.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from cartback._ids import new_id
+from cartback._merge import changed_fields, filled_fields, merge_into, new_cart
+from cartback._models import Cart, ConsentEvent
+from cartback.capture import CapturePlan
+from cartback.consent import ledger_changes
+from cartback.events import (
+    CartCaptured,
+    CartOrdered,
+    CartUpdated,
+    ConsentChanged,
+    DomainEvent,
+    LinkClicked,
+)
+from cartback.store._protocol import (
+    CartKey,
+    Changes,
+    Click,
+    OrderClosure,
+    ReadTransaction,
+    Receipt,
+    SaveOutcome,
+    SaveStatus,
+)
+
+__all__ = [
+    "CaptureState",
+    "append_consent",
+    "close_carts",
+    "decide_captures",
+    "decide_closures",
+    "record_click",
+    "save_captures",
+]
+
+IdFactory = Callable[[str], str]
+"""Makes a new id with a prefix (``new_id`` in production, predictable in tests)."""
+
+
+@dataclass(frozen=True, slots=True)
+class CaptureState:
+    """What deciding a batch of captures needs to know from the store."""
+
+    open_carts: Mapping[CartKey, Cart] = field(default_factory=dict)
+    """The open or submitted cart of each ``(prospect, form_id)`` in the batch."""
+    receipts: Mapping[str, Receipt] = field(default_factory=dict)
+    """Receipts of the batch's ``event_id``\\ s that were saved before."""
+    receipt_carts: Mapping[str, Cart] = field(default_factory=dict)
+    """The carts those receipts name, by id."""
+    ledgers: Mapping[str, Sequence[ConsentEvent]] = field(default_factory=dict)
+    """The consent ledger of each prospect in the batch that ticked or unticked a box."""
+
+
+def _key(plan: CapturePlan) -> CartKey:
+    if plan.contact is None or plan.context is None or plan.contact.prospect_key is None:
+        from cartback._errors import InvalidInputError
+
+        raise InvalidInputError(
+            "only an eligible capture can be saved", field="plan", reason="not_eligible"
+        )
+    return plan.contact.prospect_key, plan.context.form_id
+
+
+def _cart_key(cart: Cart) -> CartKey:
+    return cart.contact.prospect_key or "", cart.context.form_id
+
+
+def _consent_event(event: ConsentEvent, cart_id: str | None, ids: IdFactory) -> ConsentChanged:
+    return ConsentChanged(
+        event_id=ids("evt_"),
+        occurred_at=event.at,
+        consent_id=event.id,
+        channel=event.channel,
+        action=event.action,
+        source=event.source.kind,
+        cart_id=cart_id,
+    )
+
+
+def decide_captures(
+    plans: Sequence[CapturePlan], state: CaptureState, *, ids: IdFactory = new_id
+) -> tuple[Changes, list[SaveOutcome]]:
+    """What saving ``plans`` in order writes, and what each one did.
+
+    A later plan sees the carts and ledger entries the earlier ones produced. A plan
+    whose ``event_id`` was saved before (a retried request) writes nothing and reports
+    what the first save did.
+    """
+    carts: dict[CartKey, Cart] = dict(state.open_carts)
+    by_id: dict[str, Cart] = {**state.receipt_carts, **{c.id: c for c in carts.values()}}
+    receipts: dict[str, Receipt] = dict(state.receipts)
+    ledgers: dict[str, list[ConsentEvent]] = {p: list(e) for p, e in state.ledgers.items()}
+    written: dict[str, Cart] = {}  # id -> newest state of every cart this batch writes
+    created: set[str] = set()
+    sessions: dict[tuple[str, str], None] = {}
+    consent: list[ConsentEvent] = []
+    new_receipts: list[Receipt] = []
+    events: list[DomainEvent] = []
+    outcomes: list[SaveOutcome] = []
+
+    for plan in plans:
+        key = _key(plan)
+        receipt = receipts.get(plan.event_id) if plan.event_id else None
+        retried = by_id.get(receipt.cart_id) if receipt is not None else None
+        # The same id on another prospect's or form's capture is a page's bug, not a retry.
+        if receipt is not None and retried is not None and _cart_key(retried) == key:
+            outcomes.append(SaveOutcome(status=receipt.status, cart=retried, duplicate=True))
+            continue
+        existing = carts.get(key)
+        status: SaveStatus
+        if existing is None:
+            cart = new_cart(plan, ids("cart_"))
+            status = "stored"
+            created.add(cart.id)
+            events.append(
+                CartCaptured(
+                    event_id=ids("evt_"),
+                    occurred_at=plan.captured_at,
+                    cart_id=cart.id,
+                    form_id=cart.context.form_id,
+                    product_id=cart.context.product_id,
+                    cart_value=cart.context.cart_value,
+                    currency=cart.context.currency,
+                    fields=filled_fields(cart),
+                )
+            )
+        else:
+            merged = merge_into(existing, plan)
+            if merged is None:
+                cart, status = existing, "unchanged"
+            else:
+                cart, status = merged, "updated"
+                events.append(
+                    CartUpdated(
+                        event_id=ids("evt_"),
+                        occurred_at=plan.captured_at,
+                        cart_id=cart.id,
+                        form_id=cart.context.form_id,
+                        changed=changed_fields(existing, merged),
+                    )
+                )
+        if status != "unchanged":
+            written[cart.id] = cart
+        carts[key] = by_id[cart.id] = cart
+        if plan.session_id and (existing is None or existing.session_id != plan.session_id):
+            sessions[(plan.session_id, cart.id)] = None
+
+        recorded = 0
+        if plan.consents:
+            ledger = ledgers.setdefault(key[0], [])
+            for event in ledger_changes(ledger, plan.consents):
+                ledger.append(event)
+                consent.append(event)
+                events.append(_consent_event(event, cart.id, ids))
+                recorded += 1
+        if plan.event_id and plan.event_id not in receipts:
+            receipt = Receipt(
+                event_id=plan.event_id, cart_id=cart.id, status=status, at=plan.captured_at
+            )
+            receipts[plan.event_id] = receipt
+            new_receipts.append(receipt)
+        outcomes.append(SaveOutcome(status=status, cart=cart, consents_recorded=recorded))
+
+    changes = Changes(
+        new_carts=tuple(cart for cart_id, cart in written.items() if cart_id in created),
+        updated_carts=tuple(cart for cart_id, cart in written.items() if cart_id not in created),
+        sessions=tuple(sessions),
+        consent=tuple(consent),
+        receipts=tuple(new_receipts),
+        events=tuple(events),
+    )
+    return changes, outcomes
+
+
+def save_captures(tx: ReadTransaction, plans: Sequence[CapturePlan]) -> list[SaveOutcome]:
+    """Save eligible captures in order: read what deciding needs, decide, apply."""
+    keys = {_key(plan) for plan in plans}
+    event_ids = {plan.event_id for plan in plans if plan.event_id}
+    receipts = tx.receipts(event_ids) if event_ids else {}
+    receipt_carts = tx.carts({r.cart_id for r in receipts.values()}) if receipts else {}
+    prospects = {_key(plan)[0] for plan in plans if plan.consents}
+    state = CaptureState(
+        open_carts=tx.open_carts(keys),
+        receipts=receipts,
+        receipt_carts=receipt_carts,
+        ledgers=tx.consent_events(prospects) if prospects else {},
+    )
+    changes, outcomes = decide_captures(plans, state)
+    if changes:
+        tx.apply(changes)
+    return outcomes
+
+
+def decide_closures(
+    carts: Sequence[Cart], closure: OrderClosure, *, ids: IdFactory = new_id
+) -> tuple[Changes, list[Cart]]:
+    """Close ``carts`` with the order: each becomes ``ordered`` with a ``cart.ordered``
+    event."""
+    closed = [
+        cart.model_copy(
+            update={
+                "status": "ordered",
+                "order_id": closure.order_id,
+                "revenue": closure.revenue,
+                "ordered_at": closure.at,
+            }
+        )
+        for cart in carts
+    ]
+    events = tuple(
+        CartOrdered(
+            event_id=ids("evt_"),
+            occurred_at=closure.at,
+            cart_id=cart.id,
+            form_id=cart.context.form_id,
+            order_id=closure.order_id,
+            revenue=closure.revenue,
+            currency=cart.context.currency,
+        )
+        for cart in closed
+    )
+    return Changes(updated_carts=tuple(closed), events=events), closed
+
+
+def close_carts(
+    tx: ReadTransaction,
+    closure: OrderClosure,
+    *,
+    prospect: str | None,
+    session_id: str | None,
+    form_id: str | None,
+) -> list[Cart]:
+    """Close the open carts of a prospect or a browser session with an order."""
+    carts = tx.carts_to_close(prospect=prospect, session_id=session_id, form_id=form_id)
+    changes, closed = decide_closures(carts, closure)
+    if changes:
+        tx.apply(changes)
+    return closed
+
+
+def append_consent(
+    tx: ReadTransaction, events: Sequence[ConsentEvent], *, ids: IdFactory = new_id
+) -> list[ConsentEvent]:
+    """Append ledger entries as given (an API call is recorded even when it repeats
+    what is in force: it is the shop's statement of that moment)."""
+    changes = Changes(
+        consent=tuple(events), events=tuple(_consent_event(e, None, ids) for e in events)
+    )
+    if changes:
+        tx.apply(changes)
+    return list(events)
+
+
+def record_click(
+    tx: ReadTransaction,
+    cart_id: str,
+    at: datetime,
+    utm: Mapping[str, str],
+    *,
+    ids: IdFactory = new_id,
+) -> Click:
+    """Record a recovery-link click with its UTM parameters."""
+    if cart_id not in tx.carts([cart_id]):
+        from cartback._errors import CartNotFoundError
+
+        raise CartNotFoundError("no such cart", cart_id=cart_id)
+    click = Click(cart_id=cart_id, at=at, utm=dict(utm))
+    tx.apply(
+        Changes(
+            clicks=(click,),
+            events=(
+                LinkClicked(event_id=ids("evt_"), occurred_at=at, cart_id=cart_id, utm=dict(utm)),
+            ),
+        )
+    )
+    return click

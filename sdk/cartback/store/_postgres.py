@@ -1,0 +1,184 @@
+"""PostgreSQL, for shops that run several receivers and workers on one database.
+
+psycopg 3 with a connection pool (psycopg_pool). Write transactions take one
+transaction-level advisory lock first, so they are serialized across every process,
+exactly as SQLite's ``BEGIN IMMEDIATE`` serializes them: what a transaction read stays
+true until it commits, and the outbox's ``seq`` order is the order of commits (a
+consumer's cursor can never skip an event that commits late). Batching keeps that lock
+cheap: a batch of captures holds it for a handful of statements and one commit.
+Consumers claim without that lock, with ``FOR UPDATE SKIP LOCKED``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+from functools import lru_cache
+from typing import Any, TypeVar
+
+import psycopg
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
+from psycopg_pool import ConnectionPool, PoolTimeout
+
+from cartback._errors import ConfigurationError, StoreError, StoreUnavailableError
+from cartback.store._postgres_schema import MIGRATIONS
+from cartback.store._sql import Connection, Dialect, Row, SqlStore
+
+__all__ = ["PostgresStore"]
+
+T = TypeVar("T")
+
+
+@lru_cache(maxsize=512)
+def _pg(sql: str) -> str:
+    """The shared statements' ``?`` placeholders in psycopg's style."""
+    return sql.replace("?", "%s")
+
+
+class _Connection:
+    """``Connection`` over one psycopg connection."""
+
+    def __init__(self, conn: psycopg.Connection[Any]) -> None:
+        self._conn = conn
+
+    def execute(self, sql: str, params: Sequence[object] = ()) -> list[Row]:
+        cursor = self._conn.execute(_pg(sql), params)
+        return cursor.fetchall() if cursor.description is not None else []
+
+    def count(self, sql: str, params: Sequence[object] = ()) -> int:
+        return self._conn.execute(_pg(sql), params).rowcount
+
+
+class _PgDialect(Dialect):
+    def ts(self, value: datetime) -> object:
+        super().ts(value)  # refuses naive datetimes
+        return value.astimezone(UTC)
+
+
+class PostgresStore(SqlStore):
+    """A ``Store`` in a PostgreSQL database, selected by a ``postgresql://`` DSN.
+
+    Tables live in the DSN's current schema (``options=-csearch_path=...`` picks
+    another). ``pool_size`` connections at most; a connection that broke (the server
+    restarted) is replaced on its next use, and an operation that finds no server
+    raises ``StoreUnavailableError`` (a receiver answers 503 and recovers by itself).
+    """
+
+    _dialect = _PgDialect()
+    _skip_locked = " FOR UPDATE SKIP LOCKED"
+    _lock_consumer = " FOR UPDATE"
+
+    def __init__(
+        self,
+        dsn: str,
+        *,
+        pool_size: int = 8,
+        connect_timeout: float = 5.0,
+        lock_timeout_ms: int = 10_000,
+    ) -> None:
+        if pool_size < 1:
+            raise ConfigurationError("pool_size must be at least 1", setting="pool_size")
+        self._timeout = connect_timeout
+        try:
+            params = conninfo_to_dict(dsn)
+        except psycopg.ProgrammingError:
+            raise ConfigurationError("not a valid PostgreSQL DSN", setting="database") from None
+        # The DSN's own options (a search_path, say) are kept; ours are added.
+        options = f"{params.get('options') or ''} -c lock_timeout={int(lock_timeout_ms)}"
+        params.update(options=options.strip(), connect_timeout=str(max(1, int(connect_timeout))))
+        self._pool = ConnectionPool(
+            make_conninfo("", **params),
+            min_size=1,
+            max_size=pool_size,
+            kwargs={"autocommit": True},
+            check=ConnectionPool.check_connection,
+            open=False,
+            name="cartback",
+        )
+        try:
+            self._pool.open(wait=True, timeout=connect_timeout)
+        except PoolTimeout:
+            self._pool.close()
+            raise StoreUnavailableError("PostgreSQL cannot be reached") from None
+        self._schema = self._run(
+            lambda conn: str(conn.execute("SELECT current_schema()").fetchall()[0][0])
+        )
+        digest = hashlib.sha256(b"cartback-writes:" + self._schema.encode()).digest()
+        self._lock_key = int.from_bytes(digest[:8], "big", signed=True)
+        self._migrate()
+
+    # -- plumbing ----------------------------------------------------------------
+
+    def _run(self, work: Callable[[psycopg.Connection[Any]], T]) -> T:
+        try:
+            with self._pool.connection(timeout=self._timeout) as conn:
+                return work(conn)
+        except PoolTimeout:
+            raise StoreUnavailableError("no PostgreSQL connection available") from None
+        except psycopg.OperationalError as exc:
+            raise StoreUnavailableError(f"PostgreSQL unavailable: {type(exc).__name__}") from None
+
+    def _writing(self, work: Callable[[Connection], T]) -> T:
+        def run(conn: psycopg.Connection[Any]) -> T:
+            with conn.transaction():
+                conn.execute("SELECT pg_advisory_xact_lock(%s)", (self._lock_key,))
+                return work(_Connection(conn))
+
+        return self._run(run)
+
+    def _claiming(self, work: Callable[[Connection], T]) -> T:
+        def run(conn: psycopg.Connection[Any]) -> T:
+            with conn.transaction():
+                return work(_Connection(conn))
+
+        return self._run(run)
+
+    def _reading(self, work: Callable[[Connection], T]) -> T:
+        def run(conn: psycopg.Connection[Any]) -> T:
+            conn.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+            try:
+                return work(_Connection(conn))
+            finally:
+                conn.execute("COMMIT")
+
+        return self._run(run)
+
+    def _migrate(self) -> None:
+        def migrate(conn: psycopg.Connection[Any]) -> None:
+            with conn.transaction():
+                conn.execute("SELECT pg_advisory_xact_lock(%s)", (self._lock_key,))
+                conn.execute(
+                    "CREATE TABLE IF NOT EXISTS cartback_schema (version integer NOT NULL)"
+                )
+                rows = conn.execute("SELECT version FROM cartback_schema").fetchall()
+                version = int(rows[0][0]) if rows else 0
+                if not rows:
+                    conn.execute("INSERT INTO cartback_schema (version) VALUES (0)")
+                if version > len(MIGRATIONS):
+                    raise StoreError(
+                        f"database schema version {version} is newer than this cartback "
+                        f"({len(MIGRATIONS)}); upgrade cartback"
+                    )
+                for number in range(version + 1, len(MIGRATIONS) + 1):
+                    conn.execute(MIGRATIONS[number - 1])  # no parameters: many statements
+                    conn.execute("UPDATE cartback_schema SET version = %s", (number,))
+
+        self._run(migrate)
+
+    @property
+    def schema_version(self) -> int:
+        """The schema version of the database."""
+        return self._run(
+            lambda conn: int(conn.execute("SELECT version FROM cartback_schema").fetchall()[0][0])
+        )
+
+    def close(self) -> None:
+        """Close the pool's connections."""
+        self._pool.close()
+
+    def __enter__(self) -> PostgresStore:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()

@@ -1,0 +1,116 @@
+"""The PostgreSQL schema, as migrations versioned in code (table ``cartback_schema``).
+
+The same tables, columns and indexes as SQLite's schema 2, in PostgreSQL's types.
+Append a migration to change the schema; never edit one that has shipped.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+_V1: Final = """
+CREATE TABLE carts (
+    id          text PRIMARY KEY,
+    prospect    text NOT NULL,
+    form_id     text NOT NULL,
+    product_id  text,
+    status      text NOT NULL CHECK (status IN ('open', 'submitted', 'ordered')),
+    created_at  timestamptz NOT NULL,
+    updated_at  timestamptz NOT NULL,
+    body        text NOT NULL
+);
+CREATE UNIQUE INDEX carts_one_open ON carts (prospect, form_id)
+    WHERE status IN ('open', 'submitted');
+CREATE INDEX carts_by_created ON carts (created_at);
+CREATE INDEX carts_by_prospect ON carts (prospect);
+CREATE INDEX carts_submitted ON carts (updated_at) WHERE status = 'submitted';
+
+CREATE TABLE cart_sessions (
+    session_id  text NOT NULL,
+    cart_id     text NOT NULL,
+    PRIMARY KEY (session_id, cart_id)
+);
+CREATE INDEX cart_sessions_by_cart ON cart_sessions (cart_id);
+
+CREATE TABLE link_clicks (
+    seq      bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    cart_id  text NOT NULL,
+    at       timestamptz NOT NULL,
+    utm      text NOT NULL
+);
+CREATE INDEX link_clicks_by_cart ON link_clicks (cart_id);
+
+CREATE TABLE consent_events (
+    seq         bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    id          text NOT NULL,
+    prospect    text NOT NULL,
+    channel     text NOT NULL,
+    action      text NOT NULL CHECK (action IN ('granted', 'withdrawn')),
+    at          timestamptz NOT NULL,
+    session_id  text,
+    body        text NOT NULL
+);
+CREATE UNIQUE INDEX consent_by_id ON consent_events (id);
+CREATE INDEX consent_by_prospect ON consent_events (prospect, channel, at);
+CREATE INDEX consent_by_session ON consent_events (session_id) WHERE session_id IS NOT NULL;
+
+CREATE TABLE outbox (
+    seq          bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    event_id     text NOT NULL,
+    type         text NOT NULL,
+    occurred_at  timestamptz NOT NULL,
+    cart_id      text,
+    data         text NOT NULL
+);
+
+CREATE TABLE consumers (
+    name              text PRIMARY KEY,
+    types             text,
+    ordered_per_cart  boolean NOT NULL,
+    cursor            bigint NOT NULL
+);
+
+CREATE TABLE deliveries (
+    consumer         text NOT NULL,
+    seq              bigint NOT NULL,
+    cart_id          text,
+    state            text NOT NULL CHECK (state IN ('pending', 'dead')),
+    attempts         integer NOT NULL,
+    next_attempt_at  timestamptz NOT NULL,
+    lease_owner      text,
+    lease_until      timestamptz,
+    last_error       text,
+    dead_at          timestamptz,
+    PRIMARY KEY (consumer, seq)
+);
+CREATE INDEX deliveries_due ON deliveries (consumer, next_attempt_at) WHERE state = 'pending';
+CREATE INDEX deliveries_by_cart ON deliveries (consumer, cart_id, seq)
+    WHERE cart_id IS NOT NULL;
+CREATE INDEX deliveries_of_cart ON deliveries (cart_id) WHERE cart_id IS NOT NULL;
+
+CREATE TABLE capture_receipts (
+    event_id  text PRIMARY KEY,
+    cart_id   text NOT NULL,
+    status    text NOT NULL,
+    at        timestamptz NOT NULL
+);
+
+CREATE TABLE token_buckets (
+    bucket      text NOT NULL,
+    key         text NOT NULL,
+    tokens      double precision NOT NULL,
+    updated_at  timestamptz NOT NULL,
+    expires_at  timestamptz NOT NULL,
+    PRIMARY KEY (bucket, key)
+);
+
+CREATE TABLE flags (
+    kind      text NOT NULL,
+    key       text NOT NULL,
+    until_at  timestamptz NOT NULL,
+    PRIMARY KEY (kind, key)
+);
+"""
+
+MIGRATIONS: Final[tuple[str, ...]] = (_V1,)
+"""Each schema version's migration from the one before, in order."""

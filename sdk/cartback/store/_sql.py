@@ -1,0 +1,812 @@
+"""What SQLite and PostgreSQL stores share: the statements, written once.
+
+Statements use ``?`` placeholders; a backend whose driver wants another style converts
+them (``_Connection.execute``). Each write statement covers a whole batch (one
+multi-row ``VALUES`` list per table), so a batch of captures costs the same few
+statements whatever its size: each statement is a round trip to the database, and for
+SQLite a release and re-take of the GIL.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Collection, Iterator, Sequence
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any, Literal, Protocol, TypeVar
+
+from cartback._contact_values import normalize_email
+from cartback._errors import CartNotFoundError, InvalidInputError
+from cartback._models import Cart, ConsentEvent
+from cartback.events import EventType, parse_event
+from cartback.store._protocol import (
+    RECEIPT_LIFETIME,
+    CartKey,
+    CartPage,
+    CartQuery,
+    Changes,
+    Click,
+    ConsumerStats,
+    Delivery,
+    ErasureReport,
+    Receipt,
+    SaveStatus,
+    Settlement,
+)
+
+T = TypeVar("T")
+Row = tuple[Any, ...]
+
+MAX_PAGE_SIZE = 1000
+_CHUNK = 500  # rows per statement when a list may be long (erasure, purge)
+_FANOUT = 1000  # outbox events copied into a consumer's deliveries per claim
+_OPEN = "status IN ('open', 'submitted')"
+
+
+class Connection(Protocol):
+    """One database connection, as the shared statements use it."""
+
+    def execute(self, sql: str, params: Sequence[object] = ()) -> list[Row]:
+        """Run one statement; the rows it returns (empty for most writes)."""
+        ...
+
+    def count(self, sql: str, params: Sequence[object] = ()) -> int:
+        """Run one statement; the number of rows it changed."""
+        ...
+
+
+def _marks(count: int, width: int = 1) -> str:
+    one = "(" + ", ".join("?" * width) + ")" if width > 1 else "?"
+    return ", ".join([one] * count)
+
+
+def _chunks(items: Sequence[T], size: int = _CHUNK) -> Iterator[Sequence[T]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def _escape_like(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+class Dialect:
+    """How values cross into and out of one database (SQLite by default)."""
+
+    def ts(self, value: datetime) -> object:
+        """A timezone-aware datetime as the database stores it."""
+        if value.tzinfo is None:
+            raise InvalidInputError(
+                "datetimes must be timezone-aware", field="at", reason="naive_datetime"
+            )
+        return value.astimezone(UTC).isoformat(timespec="microseconds")
+
+    def dt(self, value: object) -> datetime:
+        """A stored time back as a UTC datetime."""
+        if isinstance(value, datetime):
+            return value.astimezone(UTC)
+        return datetime.fromisoformat(str(value))
+
+
+def _bound(dialect: Dialect, value: date | datetime, *, end: bool) -> object:
+    if isinstance(value, datetime):
+        return dialect.ts(value)
+    return dialect.ts(datetime.combine(value, time.max if end else time.min, tzinfo=UTC))
+
+
+def where(dialect: Dialect, query: CartQuery) -> tuple[str, list[object]]:
+    """The ``WHERE`` clause of a cart query and its parameters."""
+    clauses: list[str] = []
+    params: list[object] = []
+    if query.start is not None:
+        clauses.append("created_at >= ?")
+        params.append(_bound(dialect, query.start, end=False))
+    if query.end is not None:
+        clauses.append("created_at <= ?")
+        params.append(_bound(dialect, query.end, end=True))
+    if query.email:
+        email = query.email.strip()
+        clauses.append("prospect = ?")
+        params.append((normalize_email(email) or email).lower())
+    if query.email_contains:
+        clauses.append("prospect LIKE ? ESCAPE '\\'")
+        params.append("%" + _escape_like(query.email_contains.strip().lower()) + "%")
+    if query.form_id is not None:
+        clauses.append("form_id = ?")
+        params.append(query.form_id)
+    if query.product_id is not None:
+        clauses.append("product_id = ?")
+        params.append(query.product_id)
+    if query.status is not None:
+        clauses.append("status = ?")
+        params.append(query.status)
+    return (" WHERE " + " AND ".join(clauses) if clauses else ""), params
+
+
+def _statement(sql: str, params: Sequence[object]) -> Callable[[Connection], list[Row]]:
+    """A function running one statement (bound now, not when called)."""
+    return lambda db: db.execute(sql, params)
+
+
+class Transaction:
+    """``ReadTransaction`` over one connection inside a serialized write transaction."""
+
+    def __init__(self, db: Connection, dialect: Dialect) -> None:
+        self._db = db
+        self._dialect = dialect
+
+    def open_carts(self, keys: Collection[CartKey]) -> dict[CartKey, Cart]:
+        """The open or submitted cart of each ``(prospect, form_id)`` that has one."""
+        wanted = set(keys)
+        prospects = sorted({prospect for prospect, _ in wanted})
+        found: dict[CartKey, Cart] = {}
+        for chunk in _chunks(prospects):
+            rows = self._db.execute(
+                f"SELECT prospect, form_id, body FROM carts WHERE {_OPEN}"
+                f" AND prospect IN ({_marks(len(chunk))})",
+                chunk,
+            )
+            for prospect, form_id, body in rows:
+                if (prospect, form_id) in wanted:
+                    found[(prospect, form_id)] = Cart.model_validate_json(body)
+        return found
+
+    def carts(self, ids: Collection[str]) -> dict[str, Cart]:
+        """The carts with these ids that exist."""
+        found: dict[str, Cart] = {}
+        for chunk in _chunks(sorted(set(ids))):
+            rows = self._db.execute(
+                f"SELECT body FROM carts WHERE id IN ({_marks(len(chunk))})",
+                chunk,
+            )
+            for (body,) in rows:
+                cart = Cart.model_validate_json(body)
+                found[cart.id] = cart
+        return found
+
+    def carts_to_close(
+        self, *, prospect: str | None, session_id: str | None, form_id: str | None
+    ) -> list[Cart]:
+        """The open or submitted carts of a prospect or a session (one form, if given)."""
+        if prospect is None and session_id is None:
+            raise InvalidInputError(
+                "name a prospect or a session", field="prospect", reason="missing"
+            )
+        sql = f"SELECT body FROM carts WHERE {_OPEN}"
+        params: list[object] = []
+        if prospect is not None:
+            sql += " AND prospect = ?"
+            params.append(prospect)
+        if session_id is not None:
+            sql += " AND id IN (SELECT cart_id FROM cart_sessions WHERE session_id = ?)"
+            params.append(session_id)
+        if form_id is not None:
+            sql += " AND form_id = ?"
+            params.append(form_id)
+        rows = self._db.execute(sql + " ORDER BY created_at, id", params)
+        return [Cart.model_validate_json(body) for (body,) in rows]
+
+    def receipts(self, event_ids: Collection[str]) -> dict[str, Receipt]:
+        """The receipts of these capture ``event_id``\\ s."""
+        found: dict[str, Receipt] = {}
+        for chunk in _chunks(sorted(set(event_ids))):
+            rows = self._db.execute(
+                "SELECT event_id, cart_id, status, at FROM capture_receipts"
+                f" WHERE event_id IN ({_marks(len(chunk))})",
+                chunk,
+            )
+            for event_id, cart_id, status, at in rows:
+                saved: SaveStatus = status
+                found[event_id] = Receipt(event_id, cart_id, saved, self._dialect.dt(at))
+        return found
+
+    def consent_events(self, prospects: Collection[str]) -> dict[str, list[ConsentEvent]]:
+        """Each prospect's ledger entries, oldest first."""
+        found: dict[str, list[ConsentEvent]] = {}
+        for chunk in _chunks(sorted(set(prospects))):
+            rows = self._db.execute(
+                "SELECT prospect, body FROM consent_events"
+                f" WHERE prospect IN ({_marks(len(chunk))}) ORDER BY at, seq",
+                chunk,
+            )
+            for prospect, body in rows:
+                found.setdefault(prospect, []).append(ConsentEvent.model_validate_json(body))
+        return found
+
+    def apply(self, changes: Changes) -> None:
+        """Write ``changes``: one statement per table."""
+        ts = self._dialect.ts
+        carts = (*changes.new_carts, *changes.updated_carts)
+        if carts:
+            params: list[object] = []
+            for cart in carts:
+                params += (
+                    cart.id,
+                    cart.contact.prospect_key,
+                    cart.context.form_id,
+                    cart.context.product_id,
+                    cart.status,
+                    ts(cart.created_at),
+                    ts(cart.updated_at),
+                    cart.model_dump_json(),
+                )
+            self._db.execute(
+                "INSERT INTO carts (id, prospect, form_id, product_id, status, created_at,"
+                f" updated_at, body) VALUES {_marks(len(carts), 8)} ON CONFLICT (id) DO UPDATE"
+                " SET product_id = excluded.product_id, status = excluded.status,"
+                " updated_at = excluded.updated_at, body = excluded.body",
+                params,
+            )
+        if changes.sessions:
+            self._db.execute(
+                "INSERT INTO cart_sessions (session_id, cart_id)"
+                f" VALUES {_marks(len(changes.sessions), 2)} ON CONFLICT DO NOTHING",
+                [value for link in changes.sessions for value in link],
+            )
+        if changes.consent:
+            params = []
+            for event in changes.consent:
+                params += (
+                    event.id,
+                    event.prospect,
+                    event.channel,
+                    event.action,
+                    ts(event.at),
+                    event.session_id,
+                    event.model_dump_json(),
+                )
+            self._db.execute(
+                "INSERT INTO consent_events (id, prospect, channel, action, at, session_id,"
+                f" body) VALUES {_marks(len(changes.consent), 7)}",
+                params,
+            )
+        if changes.receipts:
+            params = []
+            for receipt in changes.receipts:
+                params += (receipt.event_id, receipt.cart_id, receipt.status, ts(receipt.at))
+            self._db.execute(
+                "INSERT INTO capture_receipts (event_id, cart_id, status, at)"
+                f" VALUES {_marks(len(changes.receipts), 4)} ON CONFLICT DO NOTHING",
+                params,
+            )
+        if changes.clicks:
+            params = []
+            for click in changes.clicks:
+                params += (click.cart_id, ts(click.at), json.dumps(dict(click.utm), sort_keys=True))
+            self._db.execute(
+                "INSERT INTO link_clicks (cart_id, at, utm)"
+                f" VALUES {_marks(len(changes.clicks), 3)}",
+                params,
+            )
+        if changes.events:
+            params = []
+            for domain_event in changes.events:
+                params += (
+                    domain_event.event_id,
+                    domain_event.type,
+                    ts(domain_event.occurred_at),
+                    getattr(domain_event, "cart_id", None),
+                    domain_event.model_dump_json(),
+                )
+            self._db.execute(
+                "INSERT INTO outbox (event_id, type, occurred_at, cart_id, data)"
+                f" VALUES {_marks(len(changes.events), 5)}",
+                params,
+            )
+
+
+class SqlStore:
+    """The ``Store`` methods both backends share; a backend supplies the connections.
+
+    ``_writing`` runs a function in a serialized write transaction; ``_reading`` in a
+    read-only one (a consistent snapshot); ``_claiming`` in the transaction a consumer
+    claims in (PostgreSQL: not serialized with the writers).
+    """
+
+    _dialect: Dialect = Dialect()
+    _skip_locked: str = ""  # PostgreSQL adds FOR UPDATE SKIP LOCKED to the claim
+
+    def _writing(self, work: Callable[[Connection], T]) -> T:
+        raise NotImplementedError
+
+    def _reading(self, work: Callable[[Connection], T]) -> T:
+        raise NotImplementedError
+
+    def _claiming(self, work: Callable[[Connection], T]) -> T:
+        return self._writing(work)
+
+    def _after_erasure(self) -> None:
+        """Hook: make erased values unrecoverable from the files (SQLite's WAL)."""
+
+    # -- writing -----------------------------------------------------------------
+
+    def write(self, work: Callable[[Transaction], T]) -> T:
+        """Run ``work`` in one serialized write transaction and commit what it applied."""
+        return self._writing(lambda db: work(Transaction(db, self._dialect)))
+
+    def _delete_carts(self, db: Connection, cart_ids: Sequence[str]) -> int:
+        """Remove carts and every row that refers to them; returns the other rows."""
+        other = 0
+        for chunk in _chunks(cart_ids):
+            marks = _marks(len(chunk))
+            for table in ("cart_sessions", "link_clicks", "capture_receipts", "deliveries"):
+                other += db.count(f"DELETE FROM {table} WHERE cart_id IN ({marks})", chunk)
+            db.count(f"DELETE FROM carts WHERE id IN ({marks})", chunk)
+        return other
+
+    def _delete_events(self, db: Connection, cart_ids: Sequence[str]) -> int:
+        """Remove the outbox events of erased carts. They hold no personal data, but an
+        erased cart leaves no trace; the outbox has no cart index (it would cost every
+        capture a write), so this scans it: erasure is rare."""
+        removed = 0
+        for chunk in _chunks(cart_ids):
+            removed += db.count(
+                f"DELETE FROM outbox WHERE cart_id IN ({_marks(len(chunk))})",
+                chunk,
+            )
+        return removed
+
+    def erase_prospect(self, prospect: str) -> ErasureReport:
+        """Remove a prospect from every table."""
+
+        def erase(db: Connection) -> ErasureReport:
+            ids = [
+                row[0] for row in db.execute("SELECT id FROM carts WHERE prospect = ?", [prospect])
+            ]
+            other = self._delete_carts(db, ids) + self._delete_events(db, ids)
+            consents = db.count("DELETE FROM consent_events WHERE prospect = ?", [prospect])
+            return ErasureReport(carts=len(ids), consent_events=consents, other=other)
+
+        report = self._writing(erase)
+        self._after_erasure()
+        return report
+
+    def forget_session(self, session_id: str) -> ErasureReport:
+        """Remove the carts a browser session touched and its ledger entries."""
+
+        def forget(db: Connection) -> ErasureReport:
+            ids = [
+                row[0]
+                for row in db.execute(
+                    "SELECT cart_id FROM cart_sessions WHERE session_id = ?", [session_id]
+                )
+            ]
+            other = self._delete_carts(db, ids) + self._delete_events(db, ids)
+            consents = db.count("DELETE FROM consent_events WHERE session_id = ?", [session_id])
+            return ErasureReport(carts=len(ids), consent_events=consents, other=other)
+
+        report = self._writing(forget)
+        self._after_erasure()
+        return report
+
+    def purge(self, older_than: datetime, *, now: datetime | None = None) -> int:
+        """Remove carts idle since ``older_than`` (in short transactions), receipts past
+        their lifetime, expired shared state, and outbox events no consumer needs."""
+        cutoff = self._dialect.ts(older_than)
+        removed = 0
+        while True:
+
+            def batch(db: Connection) -> int:
+                ids = [
+                    row[0]
+                    for row in db.execute(
+                        "SELECT id FROM carts WHERE updated_at < ? LIMIT ?", [cutoff, _CHUNK]
+                    )
+                ]
+                self._delete_carts(db, ids)
+                return len(ids)
+
+            count = self._writing(batch)
+            removed += count
+            if count < _CHUNK:
+                break
+        moment = self._dialect.ts(now or datetime.now(UTC))
+        receipts_cutoff = self._dialect.ts((now or datetime.now(UTC)) - RECEIPT_LIFETIME)
+
+        def tidy(db: Connection) -> None:
+            db.count("DELETE FROM capture_receipts WHERE at < ?", [receipts_cutoff])
+            db.count("DELETE FROM flags WHERE until_at <= ?", [moment])
+            db.count("DELETE FROM token_buckets WHERE expires_at <= ?", [moment])
+            db.count(
+                "DELETE FROM outbox WHERE occurred_at < ?"
+                " AND seq <= (SELECT coalesce(min(cursor), (SELECT max(seq) FROM outbox))"
+                " FROM consumers)"
+                " AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.seq = outbox.seq)",
+                [cutoff],
+            )
+
+        self._writing(tidy)
+        return removed
+
+    # -- queries -----------------------------------------------------------------
+
+    def get_cart(self, cart_id: str) -> Cart:
+        """One cart by id."""
+        rows = self._reading(
+            lambda db: db.execute("SELECT body FROM carts WHERE id = ?", [cart_id])
+        )
+        if not rows:
+            raise CartNotFoundError("no such cart", cart_id=cart_id)
+        return Cart.model_validate_json(rows[0][0])
+
+    def list_carts(self, query: CartQuery, *, limit: int = 50, offset: int = 0) -> CartPage:
+        """Carts matching ``query``, newest first."""
+        if not 1 <= limit <= MAX_PAGE_SIZE:
+            raise InvalidInputError(
+                f"limit must be between 1 and {MAX_PAGE_SIZE}", field="limit", reason="out_of_range"
+            )
+        if offset < 0:
+            raise InvalidInputError(
+                "offset must not be negative", field="offset", reason="out_of_range"
+            )
+        clause, params = where(self._dialect, query)
+
+        def read(db: Connection) -> tuple[int, list[Row]]:
+            (total,) = db.execute(f"SELECT count(*) FROM carts{clause}", params)[0]
+            rows = db.execute(
+                f"SELECT body FROM carts{clause} ORDER BY created_at DESC, id DESC"
+                " LIMIT ? OFFSET ?",
+                [*params, limit, offset],
+            )
+            return int(total), rows
+
+        total, rows = self._reading(read)
+        items = tuple(Cart.model_validate_json(body) for (body,) in rows)
+        return CartPage(items=items, total=total, limit=limit, offset=offset)
+
+    def iter_carts(self, query: CartQuery, *, batch: int = 1000) -> Iterator[Cart]:
+        """Every matching cart, newest first, ``batch`` at a time (keyset paging)."""
+        if not 1 <= batch <= 10_000:
+            raise InvalidInputError("batch must be 1-10000", field="batch", reason="out_of_range")
+        clause, params = where(self._dialect, query)
+        after: tuple[object, str] | None = None
+        while True:
+            sql = f"SELECT created_at, id, body FROM carts{clause}"
+            page_params = list(params)
+            if after is not None:
+                sql += (" AND" if clause else " WHERE") + (
+                    " (created_at < ? OR (created_at = ? AND id < ?))"
+                )
+                page_params += [after[0], after[0], after[1]]
+            sql += " ORDER BY created_at DESC, id DESC LIMIT ?"
+            page_params.append(batch)
+            rows = self._reading(_statement(sql, page_params))
+            for _, _, body in rows:
+                yield Cart.model_validate_json(body)
+            if len(rows) < batch:
+                return
+            after = (rows[-1][0], str(rows[-1][1]))
+
+    def count_carts_by(
+        self, key: Literal["product_id", "form_id"], query: CartQuery
+    ) -> list[tuple[str | None, int]]:
+        """Matching carts counted per product or per form, most first."""
+        if key not in ("product_id", "form_id"):
+            raise InvalidInputError("count by product_id or form_id", field="key", reason="invalid")
+        clause, params = where(self._dialect, query)
+        rows = self._reading(
+            lambda db: db.execute(
+                f"SELECT {key}, count(*) AS n FROM carts{clause} GROUP BY {key}"
+                f" ORDER BY n DESC, {key}",
+                params,
+            )
+        )
+        # The same order on every backend: most first, then no value, then by value.
+        ordered = sorted(rows, key=lambda row: (-int(row[1]), row[0] is not None, row[0] or ""))
+        return [(value, int(count)) for value, count in ordered]
+
+    def consent_events(self, prospect: str) -> list[ConsentEvent]:
+        """A prospect's consent events, oldest first."""
+        rows = self._reading(
+            lambda db: db.execute(
+                "SELECT body FROM consent_events WHERE prospect = ? ORDER BY at, seq", [prospect]
+            )
+        )
+        return [ConsentEvent.model_validate_json(body) for (body,) in rows]
+
+    def consent_event(self, consent_id: str) -> ConsentEvent | None:
+        """One ledger entry by id (``None`` once erased)."""
+        rows = self._reading(
+            lambda db: db.execute("SELECT body FROM consent_events WHERE id = ?", [consent_id])
+        )
+        return ConsentEvent.model_validate_json(rows[0][0]) if rows else None
+
+    def clicks(self, cart_id: str) -> list[Click]:
+        """A cart's recovery-link clicks, oldest first."""
+        rows = self._reading(
+            lambda db: db.execute(
+                "SELECT at, utm FROM link_clicks WHERE cart_id = ? ORDER BY seq", [cart_id]
+            )
+        )
+        return [Click(cart_id, self._dialect.dt(at), json.loads(utm)) for at, utm in rows]
+
+    # -- the outbox --------------------------------------------------------------
+
+    def register_consumer(
+        self,
+        name: str,
+        *,
+        types: Collection[EventType] | None = None,
+        ordered_per_cart: bool = False,
+        start: Literal["beginning", "now"] = "now",
+    ) -> None:
+        """Declare a consumer, or update its types and ordering."""
+        if not name or len(name) > 128:
+            raise InvalidInputError(
+                "consumer name 1-128 characters", field="name", reason="invalid"
+            )
+        type_list = None if types is None else json.dumps(sorted(set(types)))
+
+        def register(db: Connection) -> None:
+            cursor = "0" if start == "beginning" else "(SELECT coalesce(max(seq), 0) FROM outbox)"
+            db.count(
+                "INSERT INTO consumers (name, types, ordered_per_cart, cursor)"
+                f" VALUES (?, ?, ?, {cursor}) ON CONFLICT (name) DO UPDATE"
+                " SET types = excluded.types, ordered_per_cart = excluded.ordered_per_cart",
+                [name, type_list, bool(ordered_per_cart)],
+            )
+
+        self._writing(register)
+
+    def _consumer(self, db: Connection, consumer: str, lock: str = "") -> tuple[Any, ...]:
+        rows = db.execute(
+            f"SELECT types, ordered_per_cart, cursor FROM consumers WHERE name = ?{lock}",
+            [consumer],
+        )
+        if not rows:
+            raise InvalidInputError(
+                "no such consumer: register it first", field="consumer", reason="unknown"
+            )
+        return rows[0]
+
+    def _fan_out(self, db: Connection, consumer: str, now: datetime) -> None:
+        types_json, _, cursor = self._consumer(db, consumer, self._lock_consumer)
+        rows = db.execute(
+            "SELECT seq, type, cart_id FROM outbox WHERE seq > ? ORDER BY seq LIMIT ?",
+            [cursor, _FANOUT],
+        )
+        if not rows:
+            return
+        types = None if types_json is None else set(json.loads(types_json))
+        wanted = [row for row in rows if types is None or row[1] in types]
+        due = self._dialect.ts(now)
+        for chunk in _chunks(wanted):
+            params: list[object] = []
+            for seq, _, cart_id in chunk:
+                params += (consumer, seq, cart_id, due)
+            db.count(
+                "INSERT INTO deliveries (consumer, seq, cart_id, state, attempts,"
+                " next_attempt_at) VALUES "
+                + ", ".join(["(?, ?, ?, 'pending', 0, ?)"] * len(chunk))
+                + " ON CONFLICT DO NOTHING",
+                params,
+            )
+        db.count("UPDATE consumers SET cursor = ? WHERE name = ?", [rows[-1][0], consumer])
+
+    _lock_consumer: str = ""  # PostgreSQL: FOR UPDATE, so one worker fans out at a time
+
+    def claim(
+        self,
+        consumer: str,
+        *,
+        owner: str,
+        now: datetime,
+        limit: int = 100,
+        lease: timedelta = timedelta(minutes=1),
+    ) -> list[Delivery]:
+        """Lease up to ``limit`` due deliveries to ``owner``."""
+        if not 1 <= limit <= 1000:
+            raise InvalidInputError("limit must be 1-1000", field="limit", reason="out_of_range")
+        moment = self._dialect.ts(now)
+        until = self._dialect.ts(now + lease)
+
+        def claim(db: Connection) -> list[Delivery]:
+            self._fan_out(db, consumer, now)
+            _, ordered, _ = self._consumer(db, consumer)
+            in_order = (
+                " AND (d.cart_id IS NULL OR NOT EXISTS (SELECT 1 FROM deliveries e"
+                " WHERE e.consumer = d.consumer AND e.cart_id = d.cart_id"
+                " AND e.state = 'pending' AND e.seq < d.seq))"
+                if ordered
+                else ""
+            )
+            rows = db.execute(
+                "UPDATE deliveries SET attempts = attempts + 1, lease_owner = ?,"
+                " lease_until = ? WHERE consumer = ? AND seq IN (SELECT d.seq FROM deliveries d"
+                " WHERE d.consumer = ? AND d.state = 'pending' AND d.next_attempt_at <= ?"
+                f" AND (d.lease_until IS NULL OR d.lease_until <= ?){in_order}"
+                f" ORDER BY d.seq LIMIT ?{self._skip_locked})"
+                " RETURNING seq, attempts, cart_id, last_error, next_attempt_at, lease_until",
+                [owner, until, consumer, consumer, moment, moment, limit],
+            )
+            if not rows:
+                return []
+            seqs = sorted(row[0] for row in rows)
+            data: dict[int, str] = dict(
+                db.execute(
+                    f"SELECT seq, data FROM outbox WHERE seq IN ({_marks(len(seqs))})",
+                    seqs,
+                )
+            )
+            found = [
+                Delivery(
+                    consumer=consumer,
+                    seq=seq,
+                    event=parse_event(data[seq]),
+                    attempts=attempts,
+                    cart_id=cart_id,
+                    last_error=error,
+                    next_attempt_at=self._dialect.dt(due),
+                    lease_until=self._dialect.dt(leased),
+                )
+                for seq, attempts, cart_id, error, due, leased in rows
+                if seq in data
+            ]
+            return sorted(found, key=lambda delivery: delivery.seq)
+
+        return self._claiming(claim)
+
+    def settle(self, consumer: str, settlements: Sequence[Settlement], *, now: datetime) -> None:
+        """Record what became of claimed deliveries."""
+        done = [s.seq for s in settlements if s.outcome == "done"]
+        later = [s for s in settlements if s.outcome != "done"]
+        moment = self._dialect.ts(now)
+
+        def settle(db: Connection) -> None:
+            for chunk in _chunks(done):
+                db.count(
+                    f"DELETE FROM deliveries WHERE consumer = ? AND seq IN ({_marks(len(chunk))})",
+                    [consumer, *chunk],
+                )
+            for item in later:
+                if item.outcome == "retry":
+                    at = self._dialect.ts(item.retry_at or now)
+                    db.count(
+                        "UPDATE deliveries SET next_attempt_at = ?, last_error = ?,"
+                        " lease_owner = NULL, lease_until = NULL"
+                        " WHERE consumer = ? AND seq = ? AND state = 'pending'",
+                        [at, (item.error or "")[:200], consumer, item.seq],
+                    )
+                else:
+                    db.count(
+                        "UPDATE deliveries SET state = 'dead', last_error = ?, dead_at = ?,"
+                        " lease_owner = NULL, lease_until = NULL WHERE consumer = ? AND seq = ?",
+                        [(item.error or "")[:200], moment, consumer, item.seq],
+                    )
+
+        self._claiming(settle)
+
+    def dead_letters(
+        self,
+        consumer: str,
+        *,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        limit: int = 100,
+    ) -> list[Delivery]:
+        """A consumer's dead letters, oldest first."""
+        sql = (
+            "SELECT d.seq, d.attempts, d.cart_id, d.last_error, o.data FROM deliveries d"
+            " JOIN outbox o ON o.seq = d.seq WHERE d.consumer = ? AND d.state = 'dead'"
+        )
+        params: list[object] = [consumer]
+        if since is not None:
+            sql += " AND o.occurred_at >= ?"
+            params.append(self._dialect.ts(since))
+        if until is not None:
+            sql += " AND o.occurred_at <= ?"
+            params.append(self._dialect.ts(until))
+        rows = self._reading(
+            lambda db: db.execute(sql + " ORDER BY d.seq LIMIT ?", [*params, limit])
+        )
+        return [
+            Delivery(consumer, seq, parse_event(data), attempts, cart_id, error)
+            for seq, attempts, cart_id, error, data in rows
+        ]
+
+    def replay(
+        self,
+        consumer: str,
+        *,
+        now: datetime,
+        seqs: Collection[int] | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+    ) -> int:
+        """Make dead letters due again; returns how many."""
+        sql = (
+            "UPDATE deliveries SET state = 'pending', attempts = 0, next_attempt_at = ?,"
+            " last_error = NULL, dead_at = NULL WHERE consumer = ? AND state = 'dead'"
+        )
+        params: list[object] = [self._dialect.ts(now), consumer]
+        if seqs is not None:
+            chosen = sorted(set(seqs))
+            if not chosen:
+                return 0
+            sql += f" AND seq IN ({_marks(len(chosen))})"
+            params += chosen
+        if since is not None or until is not None:
+            sql += (
+                " AND seq IN (SELECT seq FROM outbox WHERE occurred_at >= ? AND occurred_at <= ?)"
+            )
+            params += [
+                self._dialect.ts(since or datetime(1970, 1, 1, tzinfo=UTC)),
+                self._dialect.ts(until or datetime(9999, 1, 1, tzinfo=UTC)),
+            ]
+        return self._claiming(lambda db: db.count(sql, params))
+
+    def consumer_stats(self, consumer: str) -> ConsumerStats:
+        """Where a consumer stands."""
+
+        def read(db: Connection) -> ConsumerStats:
+            _, _, cursor = self._consumer(db, consumer)
+            (head,) = db.execute("SELECT coalesce(max(seq), 0) FROM outbox")[0]
+            rows = db.execute(
+                "SELECT state, lease_until IS NOT NULL, count(*) FROM deliveries"
+                " WHERE consumer = ? GROUP BY state, lease_until IS NOT NULL",
+                [consumer],
+            )
+            pending = sum(int(n) for state, _, n in rows if state == "pending")
+            leased = sum(int(n) for state, held, n in rows if state == "pending" and held)
+            dead = sum(int(n) for state, _, n in rows if state == "dead")
+            return ConsumerStats(consumer, int(cursor), int(head), pending, leased, dead)
+
+        return self._reading(read)
+
+    # -- shared state ------------------------------------------------------------
+
+    def take_token(
+        self, bucket: str, key: str, *, capacity: float, per_second: float, now: datetime
+    ) -> float | None:
+        """Take one token from ``key``'s bucket; ``None`` when taken, else seconds to wait."""
+        if capacity < 1 or per_second <= 0:
+            raise InvalidInputError(
+                "capacity >= 1, per_second > 0", field="bucket", reason="invalid"
+            )
+
+        def take(db: Connection) -> float | None:
+            rows = db.execute(
+                "SELECT tokens, updated_at FROM token_buckets WHERE bucket = ? AND key = ?",
+                [bucket, key],
+            )
+            tokens = float(capacity)
+            if rows:
+                elapsed = max(0.0, (now - self._dialect.dt(rows[0][1])).total_seconds())
+                tokens = min(float(capacity), float(rows[0][0]) + elapsed * per_second)
+            wait: float | None = None
+            if tokens >= 1.0:
+                tokens -= 1.0
+            else:
+                wait = (1.0 - tokens) / per_second
+            full_at = now + timedelta(seconds=(capacity - tokens) / per_second)
+            db.count(
+                "INSERT INTO token_buckets (bucket, key, tokens, updated_at, expires_at)"
+                " VALUES (?, ?, ?, ?, ?) ON CONFLICT (bucket, key) DO UPDATE SET"
+                " tokens = excluded.tokens, updated_at = excluded.updated_at,"
+                " expires_at = excluded.expires_at",
+                [bucket, key, tokens, self._dialect.ts(now), self._dialect.ts(full_at)],
+            )
+            return wait
+
+        return self._writing(take)
+
+    def flag(self, kind: str, key: str, *, until: datetime) -> None:
+        """Set a flag that lasts until ``until`` (a later ``until`` wins)."""
+        moment = self._dialect.ts(until)
+        self._writing(
+            lambda db: db.count(
+                "INSERT INTO flags (kind, key, until_at) VALUES (?, ?, ?)"
+                " ON CONFLICT (kind, key) DO UPDATE SET until_at = CASE"
+                " WHEN excluded.until_at > flags.until_at THEN excluded.until_at"
+                " ELSE flags.until_at END",
+                [kind, key, moment],
+            )
+        )
+
+    def flagged_until(self, kind: str, key: str, *, now: datetime) -> datetime | None:
+        """When the flag on ``key`` ends, if it is set at ``now``."""
+        rows = self._reading(
+            lambda db: db.execute(
+                "SELECT until_at FROM flags WHERE kind = ? AND key = ? AND until_at > ?",
+                [kind, key, self._dialect.ts(now)],
+            )
+        )
+        return self._dialect.dt(rows[0][0]) if rows else None
