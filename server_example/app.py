@@ -56,7 +56,8 @@ def create_app(
     """The receiver wired to the store ``settings.database`` names (a SQLite file or a
     ``postgresql://`` DSN).
 
-    ``clock`` (UTC wall time) and ``monotonic`` (rate limiting) are injectable for tests.
+    ``clock`` (UTC wall time: links, sessions, login throttling) and ``monotonic`` (the
+    per-process capture rate limit) are injectable for tests.
     """
     store = open_store(settings.database, synchronous=settings.synchronous)
     cartback = Cartback(
@@ -74,7 +75,7 @@ def create_app(
     capture = CaptureApi(cartback, settings, writer, limiter)
     orders = OrdersApi(cartback, settings)
     links = LinksApi(cartback, settings, TEMPLATES)
-    dashboard = Dashboard(cartback, settings, TEMPLATES, monotonic=monotonic)
+    dashboard = Dashboard(cartback, settings, TEMPLATES)
 
     async def snippet(request: Request) -> Response:
         name = "cartback.js" if request.url.path.endswith(".src.js") else "cartback.min.js"

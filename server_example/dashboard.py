@@ -12,21 +12,20 @@ Routes, all under ``/admin``:
 Authentication: the login form sets an HttpOnly, SameSite=Strict session cookie
 (``Path=/admin``) holding a token signed with a key derived from ``secret_key`` and the
 admin password (changing the password ends every session); it expires after 12 hours,
-and logging out revokes it (the receiver process remembers revoked tokens until then).
+and logging out revokes it (a flag in the store until then, so every receiver on the
+database honours it).
 Scripts send ``Authorization: Bearer <admin password>`` instead. Failed attempts, by
 form or by header, are throttled per client IP; while a client is throttled no password
-is checked at all. Nothing personal is ever logged.
+is checked at all; the failures are counted in the store, shared by every receiver.
+Nothing personal is ever logged.
 """
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import hmac
 import logging
 import re
-import secrets
-from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
@@ -47,11 +46,12 @@ from cartback import (
     CsvFormat,
     iter_csv,
 )
+from server_example.admin_sessions import SessionSigner
+from server_example.login_throttle import FailureThrottle
 from server_example.plumbing import ApiError, client_key, media_type, read_body
-from server_example.ratelimit import RateLimiter
 from server_example.settings import Settings
 
-__all__ = ["Dashboard", "DashboardFilters", "SessionSigner", "parse_filters", "safe_next"]
+__all__ = ["Dashboard", "DashboardFilters", "parse_filters", "safe_next"]
 
 log = logging.getLogger("cartback.receiver.dashboard")
 
@@ -101,98 +101,6 @@ _CONTROL: Final = re.compile(r"[\x00-\x1f\x7f]")
 _TOKEN: Final = re.compile(r"v1\.(\d{1,12})\.([0-9a-f]{32})\.([A-Za-z0-9_-]{43})")
 _FORMATS: Final[tuple[CsvFormat, ...]] = ("rfc4180", "excel")
 _STATUSES: Final[tuple[StatusFilter, ...]] = ("all", "open", "ordered")
-
-
-# -- the session token -----------------------------------------------------------------
-
-
-class SessionSigner:
-    """Issues, verifies and revokes ``v1.<expiry>.<nonce>.<mac>`` admin session tokens.
-
-    The MAC key is derived from the receiver's secret key and the admin password, so a
-    new password invalidates every session issued under the old one. A revoked token
-    (logout) is refused until it would have expired; revocations live in this process.
-    """
-
-    def __init__(self, secret_key: bytes, password: str, *, lifetime: timedelta) -> None:
-        fingerprint = hashlib.sha256(password.encode("utf-8")).digest()
-        self._key = hmac.new(
-            secret_key, b"cartback-admin-session-v1\x00" + fingerprint, hashlib.sha256
-        ).digest()
-        self.lifetime = lifetime
-        self._revoked: dict[str, int] = {}  # nonce -> the token's expiry (epoch seconds)
-
-    def _mac(self, payload: str) -> str:
-        digest = hmac.new(self._key, payload.encode("ascii"), hashlib.sha256).digest()
-        return base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
-
-    def issue(self, now: datetime) -> str:
-        """A token valid from ``now`` for ``lifetime``."""
-        expires = int((now + self.lifetime).timestamp())
-        payload = f"v1.{expires}.{secrets.token_hex(16)}"
-        return f"{payload}.{self._mac(payload)}"
-
-    def _authentic(self, token: str) -> re.Match[str] | None:
-        """The token's parts when it was issued here with this password, else ``None``."""
-        match = _TOKEN.fullmatch(token)
-        if match is None:
-            return None
-        payload = token.rsplit(".", 1)[0]
-        return match if hmac.compare_digest(self._mac(payload), match.group(3)) else None
-
-    def verify(self, token: str, now: datetime) -> bool:
-        """Whether ``token`` was issued here, with this password, has not expired and
-        has not been revoked."""
-        match = self._authentic(token)
-        if match is None or match.group(2) in self._revoked:
-            return False
-        return now.timestamp() < int(match.group(1))
-
-    def revoke(self, token: str, now: datetime) -> None:
-        """Refuse ``token`` from now on. Only authentic tokens are remembered, each
-        until its own expiry, so the list stays as small as the live sessions."""
-        self._revoked = {
-            nonce: expires for nonce, expires in self._revoked.items() if expires > now.timestamp()
-        }
-        match = self._authentic(token)
-        if match is not None and int(match.group(1)) > now.timestamp():
-            self._revoked[match.group(2)] = int(match.group(1))
-
-
-class _FailureThrottle:
-    """Per-client lockout after repeated failures, on top of a ``RateLimiter``.
-
-    Every failure takes a token; a failure that finds the bucket empty locks the client
-    out until its next token is due. While locked out, no credential is even checked, so
-    the right password cannot be told apart from a wrong one.
-    """
-
-    def __init__(self, limiter: RateLimiter, monotonic: Callable[[], float]) -> None:
-        self._limiter = limiter
-        self._monotonic = monotonic
-        self._until: OrderedDict[str, float] = OrderedDict()
-
-    def locked(self, key: str) -> float | None:
-        """Seconds the client must still wait, or ``None``."""
-        until = self._until.get(key)
-        if until is None:
-            return None
-        remaining = until - self._monotonic()
-        if remaining <= 0:
-            del self._until[key]
-            return None
-        return remaining
-
-    def failed(self, key: str) -> float | None:
-        """Record a failure; seconds the client is now locked out for, or ``None``."""
-        retry = self._limiter.acquire(key)
-        if retry is None:
-            return None
-        self._until.pop(key, None)
-        self._until[key] = self._monotonic() + retry
-        while len(self._until) > 10_000:
-            self._until.popitem(last=False)
-        return retry
 
 
 def _seconds(value: float) -> int:
@@ -363,22 +271,18 @@ class Dashboard:
         cartback: Cartback,
         settings: Settings,
         templates: Jinja2Templates,
-        *,
-        monotonic: Callable[[], float],
     ) -> None:
         self.cartback = cartback
         self.settings = settings
         self.templates = templates
         self.sessions = SessionSigner(
-            settings.secret_key, settings.admin_password, lifetime=SESSION_LIFETIME
+            settings.secret_key,
+            settings.admin_password,
+            lifetime=SESSION_LIFETIME,
+            store=cartback.store,
         )
-        self._throttle = _FailureThrottle(
-            RateLimiter(
-                per_minute=LOGIN_FAILURES_PER_MINUTE,
-                burst=LOGIN_FAILURES_PER_MINUTE,
-                clock=monotonic,
-            ),
-            monotonic,
+        self._throttle = FailureThrottle(
+            cartback.store, per_minute=LOGIN_FAILURES_PER_MINUTE, burst=LOGIN_FAILURES_PER_MINUTE
         )
         self._password = _digest(settings.admin_password)
         self._secure = settings.public_url.lower().startswith("https://")
@@ -428,19 +332,20 @@ class Dashboard:
             return True
         return urlsplit(origin).netloc == request.headers.get("host")
 
-    def _denied(self, request: Request) -> Response | None:
+    async def _denied(self, request: Request) -> Response | None:
         """``None`` for an authenticated request, else what to answer instead."""
         header = request.headers.get("authorization")
+        now = self.cartback.now()
         if header is not None:
             key = self._client(request)
-            locked = self._throttle.locked(key)
+            locked = await run_in_threadpool(self._throttle.locked, key, now)
             if locked is not None:
                 return self._too_many(locked)
             scheme, _, token = header.partition(" ")
             if scheme.lower() == "bearer" and self._password_ok(token.strip()):
                 return None
             log.warning("admin request with a wrong Authorization header")
-            retry = self._throttle.failed(key)
+            retry = await run_in_threadpool(self._throttle.failed, key, now)
             if retry is not None:
                 return self._too_many(retry)
             return PlainTextResponse(
@@ -448,7 +353,9 @@ class Dashboard:
                 status_code=401,
                 headers={"WWW-Authenticate": 'Bearer realm="cartback admin"'},
             )
-        if self.sessions.verify(request.cookies.get(SESSION_COOKIE, ""), self.cartback.now()):
+        cookie = request.cookies.get(SESSION_COOKIE, "")
+        signed_in = bool(cookie) and await run_in_threadpool(self.sessions.verify, cookie, now)
+        if signed_in:
             return None
         target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
         return RedirectResponse("/admin/login?" + urlencode({"next": target}), status_code=303)
@@ -484,7 +391,7 @@ class Dashboard:
                 request, next_path=next_path, error="Please log in from this page.", status=403
             )
         key = self._client(request)
-        locked = self._throttle.locked(key)
+        locked = await run_in_threadpool(self._throttle.locked, key, self.cartback.now())
         if locked is not None:
             return self._locked_page(request, next_path, locked)
         if media_type(request) != "application/x-www-form-urlencoded":
@@ -508,7 +415,7 @@ class Dashboard:
         password = (form.get("password") or [""])[-1]
         if not password or not self._password_ok(password):
             log.warning("admin login failed")
-            retry = self._throttle.failed(key)
+            retry = await run_in_threadpool(self._throttle.failed, key, self.cartback.now())
             if retry is not None:
                 return self._locked_page(request, next_path, retry)
             return self._login_page(
@@ -541,7 +448,9 @@ class Dashboard:
         """POST /admin/logout: revoke the session and clear its cookie."""
         if not self._same_origin(request):
             return PlainTextResponse("Forbidden", status_code=403)
-        self.sessions.revoke(request.cookies.get(SESSION_COOKIE, ""), self.cartback.now())
+        await run_in_threadpool(
+            self.sessions.revoke, request.cookies.get(SESSION_COOKIE, ""), self.cartback.now()
+        )
         response = RedirectResponse("/admin/login", status_code=303)
         response.delete_cookie(
             SESSION_COOKIE, path="/admin", secure=self._secure, httponly=True, samesite="strict"
@@ -626,7 +535,7 @@ class Dashboard:
 
     async def index(self, request: Request) -> Response:
         """GET /admin: the filtered, paged table of abandoned carts."""
-        denied = self._denied(request)
+        denied = await self._denied(request)
         if denied is not None:
             return denied
         filters, errors = parse_filters(request.query_params)
@@ -660,7 +569,7 @@ class Dashboard:
 
     async def export(self, request: Request) -> Response:
         """GET /admin/export.csv: every cart matching the filters, as streamed CSV."""
-        denied = self._denied(request)
+        denied = await self._denied(request)
         if denied is not None:
             return denied
         params = {k: v for k, v in request.query_params.items() if k != "page"}

@@ -17,14 +17,14 @@ import pytest
 from starlette.applications import Starlette
 from starlette.testclient import TestClient
 
-from cartback import CSV_COLUMNS, Cart, Cartback, CartPage, CartQuery, cart_row
+from cartback import CSV_COLUMNS, Cart, Cartback, CartPage, CartQuery, SQLiteStore, cart_row
+from server_example.admin_sessions import REVOKED_SESSION, SessionSigner
 from server_example.app import create_app
 from server_example.dashboard import (
     EXPORT_PAGE_SIZE,
     PAGE_SIZE,
     SECURITY_HEADERS,
     SESSION_COOKIE,
-    SessionSigner,
     safe_next,
 )
 from server_example.settings import Settings
@@ -183,7 +183,7 @@ def test_empty_password_is_refused(receiver_client: TestClient) -> None:
 
 
 def test_failed_logins_are_throttled_per_client(
-    receiver_client: TestClient, receiver_monotonic: FakeMonotonic
+    receiver_client: TestClient, clock: FakeClock
 ) -> None:
     for _ in range(5):
         assert login_post(receiver_client, WRONG_PASSWORD).status_code == 401
@@ -193,9 +193,9 @@ def test_failed_logins_are_throttled_per_client(
     assert "Too many attempts" in throttled.text
     # While locked out, even the right password is not checked.
     assert login_post(receiver_client, RECEIVER_PASSWORD).status_code == 429
-    receiver_monotonic.advance(11)
+    clock.advance(seconds=11)
     assert login_post(receiver_client, RECEIVER_PASSWORD).status_code == 429
-    receiver_monotonic.advance(1)
+    clock.advance(seconds=1)
     assert login_post(receiver_client, RECEIVER_PASSWORD).status_code == 303
 
 
@@ -349,11 +349,12 @@ def test_session_expires_after_twelve_hours(admin: TestClient, clock: FakeClock)
     assert admin.get("/admin", follow_redirects=False).status_code == 303
 
 
-def test_a_new_password_ends_every_session() -> None:
+def test_a_new_password_ends_every_session(store: SQLiteStore) -> None:
     now = at(22, 12)
-    old = SessionSigner(RECEIVER_SECRET_KEY, "first password", lifetime=timedelta(hours=12))
-    new = SessionSigner(RECEIVER_SECRET_KEY, "second password", lifetime=timedelta(hours=12))
-    other_key = SessionSigner(bytes(32), "first password", lifetime=timedelta(hours=12))
+    hours = timedelta(hours=12)
+    old = SessionSigner(RECEIVER_SECRET_KEY, "first password", lifetime=hours, store=store)
+    new = SessionSigner(RECEIVER_SECRET_KEY, "second password", lifetime=hours, store=store)
+    other_key = SessionSigner(bytes(32), "first password", lifetime=hours, store=store)
     token = old.issue(now)
     assert old.verify(token, now)
     assert not new.verify(token, now)
@@ -393,16 +394,14 @@ def test_wrong_authorization_header_wins_over_a_valid_cookie(admin: TestClient) 
     assert response.status_code == 401
 
 
-def test_wrong_bearer_tokens_are_throttled(
-    receiver_client: TestClient, receiver_monotonic: FakeMonotonic
-) -> None:
+def test_wrong_bearer_tokens_are_throttled(receiver_client: TestClient, clock: FakeClock) -> None:
     for _ in range(5):
         assert receiver_client.get("/admin", headers=bearer(WRONG_PASSWORD)).status_code == 401
     assert receiver_client.get("/admin", headers=bearer(WRONG_PASSWORD)).status_code == 429
     locked = receiver_client.get("/admin", headers=bearer())
     assert locked.status_code == 429
     assert locked.headers["retry-after"] == "12"
-    receiver_monotonic.advance(12)
+    clock.advance(seconds=12)
     assert receiver_client.get("/admin", headers=bearer()).status_code == 200
 
 
@@ -899,18 +898,51 @@ def test_logging_out_one_session_leaves_the_others_open(receiver_client: TestCli
     assert receiver_client.get("/admin", follow_redirects=False).status_code == 200
 
 
-def test_revocations_are_kept_only_while_the_token_could_be_used() -> None:
-    signer = SessionSigner(b"k" * 32, "pw", lifetime=timedelta(hours=12))
+def test_revocations_are_kept_only_while_the_token_could_be_used(store: SQLiteStore) -> None:
+    signer = SessionSigner(b"k" * 32, "pw", lifetime=timedelta(hours=12), store=store)
     start = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
     first = signer.issue(start)
     signer.revoke(first, start)
     signer.revoke("v1.99999999999.not-a-token", start)  # forged: not remembered
     assert not signer.verify(first, start + timedelta(minutes=1))
-    assert len(signer._revoked) == 1
+    nonce = first.split(".")[2]
+    until = store.flagged_until(REVOKED_SESSION, nonce, now=start)
+    assert until == start + timedelta(hours=12)  # the token's own expiry
+    assert store.flagged_until(REVOKED_SESSION, "not-a-token", now=start) is None
 
     later = start + timedelta(hours=13)  # the first token has expired by itself
+    assert store.flagged_until(REVOKED_SESSION, nonce, now=later) is None
     second = signer.issue(later)
     signer.revoke(second, later)
-    assert list(signer._revoked) == [second.split(".")[2]]
     assert not signer.verify(first, later)
     assert not signer.verify(second, later)
+
+
+def test_a_logout_on_one_receiver_is_honoured_by_another(
+    receiver_settings: Settings, clock: FakeClock
+) -> None:
+    """Two receivers on one database: the revocation is in the store, not in a process."""
+    with (
+        TestClient(create_app(receiver_settings, clock=clock)) as one,
+        TestClient(create_app(receiver_settings, clock=clock)) as two,
+    ):
+        login_post(one, RECEIVER_PASSWORD)
+        cookie = one.cookies[SESSION_COOKIE]
+        two.cookies.set(SESSION_COOKIE, cookie, path="/admin")
+        assert two.get("/admin", follow_redirects=False).status_code == 200
+        one.post("/admin/logout", follow_redirects=False)
+        refused = two.get("/admin", follow_redirects=False)
+        assert refused.status_code == 303
+
+
+def test_failed_logins_on_one_receiver_count_on_another(
+    receiver_settings: Settings, clock: FakeClock
+) -> None:
+    with (
+        TestClient(create_app(receiver_settings, clock=clock)) as one,
+        TestClient(create_app(receiver_settings, clock=clock)) as two,
+    ):
+        for client in (one, two, one, two, one):
+            assert login_post(client, WRONG_PASSWORD).status_code == 401
+        assert login_post(two, WRONG_PASSWORD).status_code == 429
+        assert login_post(one, RECEIVER_PASSWORD).status_code == 429
