@@ -12,93 +12,22 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
-import subprocess
-import sys
 import threading
 from collections import Counter
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
 import pytest
 
 from cartback import CartQuery, SQLiteStore
-from tests.waiting import wait_until
+from tests.server.processes import receiver
 
 pytestmark = pytest.mark.slow
 
-ROOT = Path(__file__).resolve().parents[2]
 THREADS = 16
 KILL_AFTER = 400
 """Acknowledged captures before the kill."""
-READY_TIMEOUT = 30.0
 LOAD_TIMEOUT = 90.0
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def receiver_env(database: Path, port: int) -> dict[str, str]:
-    env = {key: value for key, value in os.environ.items() if not key.startswith("CARTBACK_")}
-    env.update(
-        {
-            "CARTBACK_ADMIN_PASSWORD": "crash-test-admin-password",
-            "CARTBACK_SECRET_KEY": "crash-test-secret-key-of-32-bytes-or-more",
-            "CARTBACK_DATABASE": str(database),
-            "CARTBACK_PUBLIC_URL": f"http://127.0.0.1:{port}",
-            "CARTBACK_SYNCHRONOUS": "FULL",
-            "CARTBACK_RATE_PER_MINUTE": str(10**9),
-            "CARTBACK_RATE_BURST": str(10**9),
-        }
-    )
-    return env
-
-
-@contextmanager
-def receiver(database: Path, log: Path) -> Iterator[tuple[subprocess.Popen[bytes], str]]:
-    """A receiver process on a free loopback port, ready to serve; killed on exit."""
-    port = free_port()
-    command = [
-        sys.executable, "-m", "server_example", "--host", "127.0.0.1", "--port", str(port),
-        "--database", str(database),
-    ]  # fmt: skip
-    with log.open("ab") as output:
-        process = subprocess.Popen(
-            command,
-            cwd=ROOT,
-            env=receiver_env(database, port),
-            stdout=output,
-            stderr=subprocess.STDOUT,
-        )
-    base_url = f"http://127.0.0.1:{port}"
-    try:
-        wait_ready(base_url, process, log)
-        yield process, base_url
-    finally:
-        if process.poll() is None:
-            process.kill()
-        process.wait(timeout=30)
-
-
-def wait_ready(base_url: str, process: subprocess.Popen[bytes], log: Path) -> None:
-    """Poll /healthz until it answers, failing early if the process exits."""
-    with httpx.Client(base_url=base_url, timeout=2.0) as client:
-
-        def healthy() -> bool:
-            if process.poll() is not None:
-                output = log.read_text(errors="replace")[-2000:]
-                raise AssertionError(f"receiver exited with {process.returncode}:\n{output}")
-            try:
-                return client.get("/healthz").status_code == 200
-            except httpx.TransportError:
-                return False
-
-        wait_until(healthy, what="the receiver's /healthz", timeout=READY_TIMEOUT)
 
 
 def capture(email: str, session: str) -> bytes:
