@@ -47,15 +47,17 @@ def template_context(
     product_limit: int | None = None,
     with_name: bool = True,
     with_product: bool = True,
+    ellipsis: str = "…",
 ) -> dict[str, Any]:
     """The variables of every template. A field the prospect did not fill is ``None``
     (templates test it: "Hello," never "Hello ,"), and every value is cleaned of control
-    characters. ``product_limit`` shortens the product name (SMS, Messenger)."""
+    characters. ``product_limit`` shortens the product name (SMS, push, Messenger), ending
+    it with ``ellipsis`` (SMS passes ``"..."``: "…" is not in the GSM alphabet)."""
     cart = request.cart
     first_name = clean_value(cart.contact.first_name) if with_name else None
     product = clean_value(cart.context.product_name) if with_product else None
     if product and product_limit is not None:
-        product = shorten(product, product_limit)
+        product = shorten(product, product_limit, ellipsis=ellipsis)
     failure = cart.last_payment_failure
     reason = failure.reason if failure else None
     coupon = request.coupon

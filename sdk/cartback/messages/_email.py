@@ -41,6 +41,8 @@ EmailTemplate = Literal["conversational", "social_proof", "discount", "reminder"
 
 EMAIL_TEMPLATES: Final[tuple[EmailTemplate, ...]] = get_args(EmailTemplate)
 
+_SUBJECT_PRODUCT: Final = 50
+"""The most characters of a product name in a subject line."""
 _SAFE_ID: Final = re.compile(r"[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*")
 
 
@@ -108,7 +110,8 @@ def build_email(
     locale = resolve_locale(shop, cart)
     links = message_links(request, "email", shop=shop, signer=signer)
     context = template_context(request, shop, links, locale)
-    subject = one_line(render(shop, locale, f"email/{template}.subject.txt", context))
+    short = template_context(request, shop, links, locale, product_limit=_SUBJECT_PRODUCT)
+    subject = one_line(render(shop, locale, f"email/{template}.subject.txt", short))
     context["subject"] = subject
     text = render(shop, locale, f"email/{template}.txt", context).strip() + "\n"
     html = render(shop, locale, f"email/{template}.html", context).strip() + "\n"
@@ -117,7 +120,9 @@ def build_email(
     message = EmailMessage(policy=SMTP if address.isascii() else SMTPUTF8)
     message["Subject"] = subject
     message["From"] = Address(display_name=sender, addr_spec=shop.sender_email)
-    message["To"] = Address(display_name=_full_name(request) or "", addr_spec=address)
+    local_part, _, domain = address.rpartition("@")
+    to = Address(display_name=_full_name(request) or "", username=local_part, domain=domain)
+    message["To"] = to
     message["Reply-To"] = Address(display_name=shop.sender_name, addr_spec=shop.reply_address)
     message["Date"] = format_datetime(request.at)
     message["Message-ID"] = message_id_header(
@@ -125,9 +130,13 @@ def build_email(
     )
     message["List-Unsubscribe"] = f"<{links.unsubscribe}>"
     message["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
-    message["Content-Language"] = locale
     message.set_content(text, cte="quoted-printable")
     message.add_alternative(html, subtype="html", cte="quoted-printable")
+    message["Content-Language"] = locale  # after: make_alternative moves Content-* down
+    # A boundary derived from the message id: the same message serialises to the same
+    # bytes (and the hex of a hash cannot occur in quoted-printable text by chance).
+    digest = hashlib.sha256(request.message_id.encode()).hexdigest()[:32]
+    message.set_boundary(f"cartback-{digest}")
     # Bodies are encoded (76-character lines) by now; headers fold at serialisation. RFC
     # 5322 allows 998 characters on a line, and a List-Unsubscribe URL must stay one
     # token: folded at 78 it would become encoded words that no mail client reads.

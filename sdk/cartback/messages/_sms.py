@@ -132,7 +132,9 @@ def _candidates(
     full = template_context(request, shop, links, locale)
     steps: list[dict[str, Any]] = [full]
     for limit in (40, 20):
-        steps.append(template_context(request, shop, links, locale, product_limit=limit))
+        steps.append(
+            template_context(request, shop, links, locale, product_limit=limit, ellipsis="...")
+        )
     steps.append(template_context(request, shop, links, locale, with_product=False))
     steps.append(
         template_context(request, shop, links, locale, with_product=False, with_name=False)

@@ -34,9 +34,10 @@ _MONTHS: Final = {
 
 
 def _environment(shop: ShopSettings) -> Environment:
-    cached = shop._environment
-    if isinstance(cached, Environment):
-        return cached
+    cached = shop._environment  # (the templates it was built for, the environment)
+    if cached is not None and cached[0] is shop.templates:
+        environment: Environment = cached[1]
+        return environment
     loaders: list[BaseLoader] = []
     if isinstance(shop.templates, BaseLoader):
         loaders.append(shop.templates)
@@ -52,7 +53,9 @@ def _environment(shop: ShopSettings) -> Environment:
         lstrip_blocks=True,
         auto_reload=False,
     )
-    shop._environment = environment
+    # model_copy() copies the cache too: keyed by the templates, a copy with other
+    # templates builds its own environment.
+    shop._environment = (shop.templates, environment)
     return environment
 
 
