@@ -47,10 +47,10 @@ def cart(
     **contact: Any,
 ) -> Cart:
     """A cart with the given contact fields (only those: nothing else is filled)."""
-    failures = (PaymentFailure(reason=failure, at=CREATED),) if failure else ()  # type: ignore[arg-type]
+    failures = (PaymentFailure(reason=failure, at=CREATED),) if failure else ()
     return Cart(
         id=cart_id,
-        status=status,  # type: ignore[arg-type]
+        status=status,
         created_at=CREATED,
         updated_at=CREATED,
         contact=Contact(**contact),
@@ -59,7 +59,7 @@ def cart(
     )
 
 
-JANE = {
+JANE: dict[str, Any] = {
     "email": "jane@example.com",
     "first_name": "Jane",
     "last_name": "Doe",
@@ -84,12 +84,22 @@ CARTS: dict[str, Cart] = {
         phone_e164=True,
         country="JP",
     ),
-    "emoji": cart(product="Sourdough 🍞 course 🥖", first_name="Zoë 🌻", email="zoe@example.com",
-                  phone="+14155550123", phone_e164=True, country="US"),  # fmt: skip
+    "emoji": cart(
+        product="Sourdough 🍞 course 🥖",
+        first_name="Zoë 🌻",
+        email="zoe@example.com",
+        phone="+14155550123",
+        phone_e164=True,
+        country="US",
+    ),
     "quebec": cart(
-        email="luc@example.ca", first_name="Luc", country="CA", state="QC",
-        phone="+15145550199", phone_e164=True,
-    ),  # fmt: skip
+        email="luc@example.ca",
+        first_name="Luc",
+        country="CA",
+        state="QC",
+        phone="+15145550199",
+        phone_e164=True,
+    ),
 }
 """Carts with and without names, a long product name, non-Latin text and emoji, and a
 Quebec prospect (French)."""
@@ -134,7 +144,7 @@ def recipient(prospect: str, platform: str = "messenger") -> SocialRecipient:
     """An opted-in Messenger (or Instagram) recipient of ``prospect``."""
     return SocialRecipient(
         prospect=prospect,
-        platform=platform,  # type: ignore[arg-type]
+        platform=platform,
         page_id="104857600",
         recipient_id="6783940125",
         opted_in_at=CREATED,

@@ -76,7 +76,7 @@ def preview(
     shop: ShopSettings,
     signer: LinkSigner,
     at: datetime,
-    consent: Mapping[Channel, bool],
+    consent: Mapping[Channel, bool] | Mapping[str, bool],
     devices: Sequence[PushDevice] = (),
     recipients: Iterable[SocialRecipient] = (),
     history: Iterable[MessageRecord] = (),
