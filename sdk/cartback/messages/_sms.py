@@ -10,6 +10,7 @@ character or a surrogate pair is never split across segments.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, Final, Literal
 
@@ -53,6 +54,11 @@ _GSM_BASIC: Final = frozenset(
     "¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà"
 )
 _GSM_EXTENSION: Final = frozenset("\f^{}\\[~]|€")
+_NOT_GSM: Final = re.compile(
+    "[^" + "".join(re.escape(char) for char in sorted(_GSM_BASIC | _GSM_EXTENSION)) + "]"
+)
+_GSM_EXTENDED: Final = re.compile("[" + re.escape("".join(sorted(_GSM_EXTENSION))) + "]")
+_ASTRAL: Final = re.compile("[\U00010000-\U0010ffff]")
 _E164: Final = re.compile(r"\+[1-9][0-9]{6,14}")
 _STOP_WORD: Final = re.compile(r"[^A-Za-z]+")
 
@@ -71,14 +77,26 @@ class SmsSegments:
 
 def sms_segments(text: str) -> SmsSegments:
     """The encoding, size and segment count of ``text``."""
-    if all(char in _GSM_BASIC or char in _GSM_EXTENSION for char in text):
+    if _NOT_GSM.search(text) is None:
+        extended = len(_GSM_EXTENDED.findall(text))
+        if not extended:
+            return SmsSegments("gsm7", len(text), _segments(len(text), single=160, multi=153))
         costs = [2 if char in _GSM_EXTENSION else 1 for char in text]
         return SmsSegments("gsm7", sum(costs), _pack(costs, single=160, multi=153))
+    astral = len(_ASTRAL.findall(text))
+    if not astral:
+        return SmsSegments("ucs2", len(text), _segments(len(text), single=70, multi=67))
     costs = [2 if ord(char) > 0xFFFF else 1 for char in text]
     return SmsSegments("ucs2", sum(costs), _pack(costs, single=70, multi=67))
 
 
+def _segments(units: int, *, single: int, multi: int) -> int:
+    """Segments of a text whose characters all cost one unit."""
+    return 1 if units <= single else -(-units // multi)
+
+
 def _pack(costs: list[int], *, single: int, multi: int) -> int:
+    """Segments of a text with two-unit characters, which no segment boundary splits."""
     total = sum(costs)
     if total <= single:
         return 1
@@ -126,20 +144,14 @@ class SmsMessage:
 
 def _candidates(
     request: MessageRequest, shop: ShopSettings, links: MessageLinks, locale: str
-) -> list[dict[str, Any]]:
+) -> Iterator[dict[str, Any]]:
     """Contexts from the fullest to the barest: the product name shortened, then gone,
-    then the first name gone."""
-    full = template_context(request, shop, links, locale)
-    steps: list[dict[str, Any]] = [full]
+    then the first name gone (made one at a time: most texts fit the first)."""
+    yield template_context(request, shop, links, locale)
     for limit in (40, 20):
-        steps.append(
-            template_context(request, shop, links, locale, product_limit=limit, ellipsis="...")
-        )
-    steps.append(template_context(request, shop, links, locale, with_product=False))
-    steps.append(
-        template_context(request, shop, links, locale, with_product=False, with_name=False)
-    )
-    return steps
+        yield template_context(request, shop, links, locale, product_limit=limit, ellipsis="...")
+    yield template_context(request, shop, links, locale, with_product=False)
+    yield template_context(request, shop, links, locale, with_product=False, with_name=False)
 
 
 def build_sms(

@@ -8,7 +8,8 @@ from typing import Final
 
 __all__ = ["clean_value", "one_line", "shorten"]
 
-_BIDI_CONTROLS: Final = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+_BREAKS: Final = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")  # Cc, Zl, Zp
+_BIDI_CONTROLS: Final = re.compile("[\u202a-\u202e\u2066-\u2069]")
 _SPACES: Final = re.compile(r"[^\S\u00a0\u202f]+")  # no-break spaces stay
 
 
@@ -22,13 +23,8 @@ def clean_value(value: str | None) -> str | None:
     """
     if value is None:
         return None
-    kept: list[str] = []
-    for char in value:
-        if char in _BIDI_CONTROLS:
-            continue
-        category = unicodedata.category(char)
-        kept.append(" " if category in ("Cc", "Zl", "Zp") else char)
-    text = _SPACES.sub(" ", "".join(kept)).strip()
+    text = _BIDI_CONTROLS.sub("", _BREAKS.sub(" ", value))
+    text = _SPACES.sub(" ", text).strip()
     return text or None
 
 
