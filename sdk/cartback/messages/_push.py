@@ -203,7 +203,7 @@ def _build_one(
     shop: ShopSettings,
     device: PushDevice,
     links: MessageLinks,
-    locale: str,
+    action: str,
     title: str,
     body: str,
 ) -> dict[str, Any]:
@@ -234,7 +234,6 @@ def _build_one(
         web_notification: dict[str, Any] = {"tag": collapse, "renotify": False}
         if shop.push_icon_url:
             web_notification["icon"] = shop.push_icon_url
-        action = one_line(render(shop, locale, "push/action.txt", {}))
         web_notification["actions"] = [{"action": "open", "title": action}]
         message["webpush"] = {
             "headers": {"TTL": str(ttl_seconds), "Urgency": "normal"},
@@ -299,7 +298,8 @@ def build_push(
         )
         body = one_line(render(shop, locale, f"push/{template}.body.txt", context))
         warnings = content_warnings(title, body)
-        value, shortened = _fit(request, shop, device, links, locale, title, body)
+        action = one_line(render(shop, locale, "push/action.txt", context))
+        value, shortened = _fit(request, shop, device, links, action, title, body)
         code = coupon.code if coupon else None
         if device.platform == "ios" and not shop.ios_via_fcm:
             built.append(
@@ -334,12 +334,12 @@ def _fit(
     shop: ShopSettings,
     device: PushDevice,
     links: MessageLinks,
-    locale: str,
+    action: str,
     title: str,
     body: str,
 ) -> tuple[dict[str, Any], bool]:
     """The value within the limit, shortening the body, then the title."""
-    value = _build_one(request, shop, device, links, locale, title, body)
+    value = _build_one(request, shop, device, links, action, title, body)
     if payload_size(value) <= PUSH_PAYLOAD_LIMIT:
         return value, False
     for field in ("body", "title"):
@@ -350,7 +350,7 @@ def _fit(
             cut = shorten(text, middle) if middle else ""
             trial = (title, cut) if field == "body" else (cut, body)
             if (
-                payload_size(_build_one(request, shop, device, links, locale, *trial))
+                payload_size(_build_one(request, shop, device, links, action, *trial))
                 <= PUSH_PAYLOAD_LIMIT
             ):
                 low = middle
@@ -361,7 +361,7 @@ def _fit(
             body = cut
         else:
             title = cut
-        value = _build_one(request, shop, device, links, locale, title, body)
+        value = _build_one(request, shop, device, links, action, title, body)
         if payload_size(value) <= PUSH_PAYLOAD_LIMIT and (title or body):
             return value, True
     raise refuse("push", "over_size", "the push cannot fit 4,096 bytes")

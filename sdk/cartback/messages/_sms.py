@@ -189,7 +189,9 @@ def build_sms(
     cap = max_segments or shop.sms_max_segments
     locale = resolve_locale(shop, request.cart)
     links = message_links(request, "sms", shop=shop, signer=signer)
-    stop = one_line(render(shop, locale, "sms/stop.txt", {}))
+    stop = one_line(
+        render(shop, locale, "sms/stop.txt", template_context(request, shop, links, locale))
+    )
     tail = f"\n{links.recovery}\n{stop}"
     if sms_segments(tail.lstrip("\n")).segments > cap:
         raise refuse("sms", "over_size", "the link and opt-out line alone exceed the cap")

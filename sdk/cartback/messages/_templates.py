@@ -13,9 +13,11 @@ from jinja2 import (
     FileSystemLoader,
     PackageLoader,
     StrictUndefined,
+    TemplateNotFound,
     select_autoescape,
 )
 
+from cartback._errors import ConfigurationError
 from cartback._models import Cart
 from cartback.messages._settings import ShopSettings
 
@@ -62,11 +64,18 @@ def _environment(shop: ShopSettings) -> Environment:
 def render(shop: ShopSettings, locale: str, name: str, context: dict[str, Any]) -> str:
     """Render ``{locale}/{name}``, falling back to the ``en`` template of that name.
 
-    The shop's templates come first; ``.html`` templates escape every value.
+    The shop's templates come first; ``.html`` templates escape every value. A name no
+    loader has (an unknown ``MessageRequest.template``) is a ``ConfigurationError``.
     """
     environment = _environment(shop)
     names = [f"{locale}/{name}"] if locale == "en" else [f"{locale}/{name}", f"en/{name}"]
-    return environment.select_template(names).render(context)
+    try:
+        template = environment.select_template(names)
+    except TemplateNotFound:
+        raise ConfigurationError(
+            f"no template {name} for locale {locale} (nor in English)", setting="templates"
+        ) from None
+    return template.render(context)
 
 
 def resolve_locale(shop: ShopSettings, cart: Cart) -> str:
