@@ -7,8 +7,9 @@ CartbackError                  every error this package raises on purpose
 ├── CartNotFoundError          no cart has the given id
 ├── SignatureError             a signed message or link token does not verify
 │   └── TokenExpiredError      a link token verified but is past its expiry
-└── StoreError                 the store cannot serve the request (e.g. a newer schema)
-    └── StoreUnavailableError  the database cannot be reached now; try again (HTTP 503)
+├── StoreError                 the store cannot serve the request (e.g. a newer schema)
+│   └── StoreUnavailableError  the database cannot be reached now; try again (HTTP 503)
+└── MessageRefusedError        a message builder will not build this message (``reason``)
 ```
 
 Every error carries its context as keyword arguments, and ``InvalidInputError`` names
@@ -23,6 +24,7 @@ __all__ = [
     "CartbackError",
     "ConfigurationError",
     "InvalidInputError",
+    "MessageRefusedError",
     "SignatureError",
     "StoreError",
     "StoreUnavailableError",
@@ -83,3 +85,17 @@ class SignatureError(CartbackError):
 
 class TokenExpiredError(SignatureError):
     """A link token is authentic but past its expiry."""
+
+
+class MessageRefusedError(CartbackError):
+    """A message builder refuses to build a message, for a stable ``reason`` code.
+
+    ``channel`` is the message channel (``"email"``, ``"sms"``, ...); ``reason`` is one of
+    ``messages.RefusalReason`` (``"no_consent"``, ``"no_recipient"``, ``"over_size"``,
+    ...). The message never holds a recipient, a name or any other personal value.
+    """
+
+    def __init__(self, message: str, *, channel: str, reason: str) -> None:
+        super().__init__(message)
+        self.channel = channel
+        self.reason = reason

@@ -28,6 +28,8 @@ __all__ = [
     "LinkKind",
     "LinkSigner",
     "prefill_url",
+    "utm_parameters",
+    "with_query",
 ]
 
 LinkKind = Literal["recover", "unsubscribe"]
@@ -156,3 +158,28 @@ def prefill_url(
         if utm and utm.get(name):
             query.append((name, utm[name]))
     return urlunsplit(parts._replace(query=urlencode(query)))
+
+
+def utm_parameters(
+    *, source: str, medium: str, campaign: str, content: str | None = None
+) -> dict[str, str]:
+    """The UTM parameters of a recovery link: ``utm_source``, ``utm_medium`` (the channel),
+    ``utm_campaign`` (the flow) and, when given, ``utm_content`` (the step and variant).
+    Empty values are left out."""
+    pairs = {
+        "utm_source": source,
+        "utm_medium": medium,
+        "utm_campaign": campaign,
+        "utm_content": content or "",
+    }
+    return {name: value for name, value in pairs.items() if value}
+
+
+def with_query(url: str, params: Mapping[str, str]) -> str:
+    """``url`` with ``params`` appended to its query string; its path, existing query and
+    fragment stay (so an Android ``intent://...#Intent;...;end`` URI keeps its fragment).
+    Characters that RFC 3986 allows in a query value are kept as they are (``:``, ``/``)."""
+    parts = urlsplit(url)
+    extra = urlencode(list(params.items()), safe=":/")
+    query = parts.query + "&" + extra if parts.query and extra else parts.query or extra
+    return urlunsplit(parts._replace(query=query))
