@@ -27,6 +27,8 @@ _CHANNEL_NAMES = {
     "sms": "text messages",
     "push": "push notifications",
     "newsletter": "the newsletter",
+    "messenger": "Messenger messages",
+    "instagram": "Instagram messages",
 }
 
 
