@@ -54,6 +54,7 @@ def typecheck(session: nox.Session) -> None:
         "tests",
         "bench",
         "docs/generate_reference.py",
+        "docs/generate_events.py",
         "docs/messages/render_examples.py",
         "noxfile.py",
         env={"MYPYPATH": "sdk"},

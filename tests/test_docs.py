@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import importlib.util
+import os
 import re
+import subprocess
+import sys
 from pathlib import Path
 from types import ModuleType
 
@@ -43,3 +46,33 @@ def test_docs_link_to_files_that_exist() -> None:
     for page in [ROOT / "README.md", *(ROOT / "docs").glob("*.md")]:
         for target in re.findall(r"\]\(([^)#:]+)\)", page.read_text(encoding="utf-8")):
             assert (page.parent / target).exists(), f"{page.name} links to missing {target}"
+
+
+def test_the_quickstart_runs_top_to_bottom_and_prints_what_its_comments_claim(
+    tmp_path: Path,
+) -> None:
+    """docs/quickstart.md as one script: every ``print(...)  # text`` prints ``text``."""
+    page = (ROOT / "docs" / "quickstart.md").read_text(encoding="utf-8")
+    script = "\n".join(re.findall(r"```python\n(.*?)```", page, re.DOTALL))
+    claimed = [
+        comment.strip()
+        for comment in re.findall(r"^\s*print\(.*\)\s+#\s(.*)$", script, re.MULTILINE)
+    ]
+    result = subprocess.run(
+        [sys.executable, "-c", script],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT / "sdk"), str(ROOT)])},
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.splitlines() == claimed
+    assert len(claimed) >= 10
+
+
+def test_events_page_is_up_to_date() -> None:
+    generator = load(ROOT / "docs" / "generate_events.py")
+    committed = (ROOT / "docs" / "events.md").read_text(encoding="utf-8")
+    assert committed == generator.render(), "run: python docs/generate_events.py"

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
-from typing import Annotated, Final, Literal, TypeAlias, get_args
+from typing import Annotated, Any, Final, Literal, TypeAlias, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
@@ -290,9 +290,12 @@ def event_json(event: DomainEvent) -> str:
     return event.model_dump_json()
 
 
-def event_schemas() -> dict[str, dict[str, object]]:
-    """The JSON schema of every event type, by type (for docs/events.md)."""
-    return {str(model.model_fields["type"].default): model.model_json_schema() for model in _MODELS}
+def event_schemas() -> dict[str, dict[str, Any]]:
+    """The JSON schema of every event type as it is serialised, by type (docs/events.md)."""
+    return {
+        str(model.model_fields["type"].default): model.model_json_schema(mode="serialization")
+        for model in _MODELS
+    }
 
 
 _MODELS: Final[tuple[type[_Event], ...]] = (
