@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import importlib.util
 import os
 import re
@@ -54,10 +55,16 @@ def test_the_quickstart_runs_top_to_bottom_and_prints_what_its_comments_claim(
     """docs/quickstart.md as one script: every ``print(...)  # text`` prints ``text``."""
     page = (ROOT / "docs" / "quickstart.md").read_text(encoding="utf-8")
     script = "\n".join(re.findall(r"```python\n(.*?)```", page, re.DOTALL))
-    claimed = [
-        comment.strip()
-        for comment in re.findall(r"^\s*print\(.*\)\s+#\s(.*)$", script, re.MULTILINE)
-    ]
+    lines = script.splitlines()
+    ends = sorted(
+        node.end_lineno
+        for node in ast.walk(ast.parse(script))
+        if isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Name)
+        and node.func.id == "print"
+        and node.end_lineno is not None
+    )
+    claimed = [lines[end - 1].rpartition("#")[2].strip() for end in ends]  # where each ends
     result = subprocess.run(
         [sys.executable, "-c", script],
         cwd=tmp_path,

@@ -88,6 +88,9 @@ def merge_into(cart: Cart, plan: CapturePlan) -> Cart | None:
             "session_id": session_id,
             "updated_at": max(plan.captured_at, cart.updated_at),
             "capture_count": cart.capture_count + 1,
+            # Typing into the form again after a submit: the prospect is back on it.
+            "status": "open",
+            "submitted_at": None,
         }
     )
 

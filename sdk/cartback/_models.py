@@ -169,7 +169,8 @@ class ConsentSource(BaseModel):
     model_config = _FROZEN
 
     kind: ConsentSourceKind
-    """``form``, ``api``, ``unsubscribe_link`` or ``snippet_optout``."""
+    """``form``, ``api``, ``unsubscribe_link``, ``snippet_optout``, ``device``,
+    ``platform`` or ``reply``."""
     ref: str | None = None
     """Detail, e.g. ``"<form id>:<field name>"`` for a form checkbox."""
 

@@ -44,8 +44,13 @@ PaymentFailureReason = Literal[
 ConsentAction = Literal["granted", "withdrawn"]
 """What a consent event does to a channel."""
 
-ConsentSourceKind = Literal["form", "api", "unsubscribe_link", "snippet_optout"]
-"""Where a consent event came from."""
+ConsentSourceKind = Literal[
+    "form", "api", "unsubscribe_link", "snippet_optout", "device", "platform", "reply"
+]
+"""Where a consent event came from: the order form's boxes, an SDK or API call, an
+unsubscribe link, the snippet's "No thanks", a push device's registration (its
+operating system's opt-in), a Messenger or Instagram opt-in, or a reply (an SMS
+``STOP``)."""
 
 CartStatus = Literal["open", "submitted", "ordered"]
 """``open`` until the prospect buys; ``submitted`` once the browser saw the order form

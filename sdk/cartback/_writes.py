@@ -13,12 +13,23 @@ from datetime import datetime
 
 from cartback._ids import new_id
 from cartback._merge import changed_fields, filled_fields, merge_into, new_cart
-from cartback._models import Cart, ConsentEvent
+from cartback._models import (
+    Cart,
+    ConsentEvent,
+    ConsentSource,
+    PaymentFailure,
+    PushDevice,
+    SocialRecipient,
+)
+from cartback._types import PaymentFailureReason
 from cartback.capture import CapturePlan
 from cartback.consent import ledger_changes
 from cartback.events import (
     CartCaptured,
     CartOrdered,
+    CartPaymentFailed,
+    CartReopened,
+    CartSubmitted,
     CartUpdated,
     ConsentChanged,
     DomainEvent,
@@ -41,7 +52,13 @@ __all__ = [
     "close_carts",
     "decide_captures",
     "decide_closures",
+    "invalidate_devices",
+    "mark_submitted",
     "record_click",
+    "record_payment_failure",
+    "register_device",
+    "register_social",
+    "reopen_stale_submissions",
     "save_captures",
 ]
 
@@ -286,3 +303,168 @@ def record_click(
         )
     )
     return click
+
+
+def _grant_once(
+    tx: ReadTransaction, event: ConsentEvent, ids: IdFactory
+) -> tuple[tuple[ConsentEvent, ...], tuple[DomainEvent, ...]]:
+    """``event`` and its ``consent.changed``, unless the grant is already in force."""
+    ledger = tx.consent_events([event.prospect]).get(event.prospect, [])
+    kept = tuple(ledger_changes(ledger, [event]))
+    return kept, tuple(_consent_event(e, None, ids) for e in kept)
+
+
+def register_device(
+    tx: ReadTransaction, device: PushDevice, *, ids: IdFactory = new_id
+) -> PushDevice:
+    """Register (or re-register) a push device; its operating system's opt-in is a push
+    grant in the ledger. A token registered again for another prospect moves to them."""
+    grant = ConsentEvent(
+        prospect=device.prospect,
+        channel="push",
+        action="granted",
+        at=device.registered_at,
+        source=ConsentSource(kind="device", ref=device.platform),
+    )
+    consent, events = _grant_once(tx, grant, ids)
+    tx.apply(Changes(devices=(device,), consent=consent, events=events))
+    return device
+
+
+def invalidate_devices(
+    tx: ReadTransaction, tokens: Sequence[tuple[str, str]], at: datetime
+) -> list[PushDevice]:
+    """Mark the devices with these ``(platform, token)`` pairs unusable (the provider said
+    the token is unregistered); they are never used again. Returns those that changed."""
+    found = tx.devices(tokens)
+    changed = [
+        device.model_copy(update={"invalidated_at": at})
+        for device in found.values()
+        if device.invalidated_at is None
+    ]
+    if changed:
+        tx.apply(Changes(devices=tuple(changed)))
+    return changed
+
+
+def register_social(
+    tx: ReadTransaction,
+    recipient: SocialRecipient,
+    *,
+    text_version: str | None = None,
+    ids: IdFactory = new_id,
+) -> SocialRecipient:
+    """Register a Messenger or Instagram recipient; the platform's opt-in is a grant on
+    that channel in the ledger."""
+    grant = ConsentEvent(
+        prospect=recipient.prospect,
+        channel=recipient.platform,
+        action="granted",
+        at=recipient.opted_in_at,
+        source=ConsentSource(kind="platform", ref=recipient.page_id),
+        text_version=text_version,
+    )
+    consent, events = _grant_once(tx, grant, ids)
+    tx.apply(Changes(social=(recipient,), consent=consent, events=events))
+    return recipient
+
+
+def record_payment_failure(
+    tx: ReadTransaction,
+    reason: PaymentFailureReason,
+    at: datetime,
+    *,
+    prospect: str | None,
+    session_id: str | None,
+    form_id: str | None,
+    ids: IdFactory = new_id,
+) -> list[Cart]:
+    """Record a failed payment on the prospect's (or session's) open carts: each keeps
+    the reason and stays open (a submitted cart is open again), with a
+    ``cart.payment_failed`` event."""
+    carts = tx.carts_to_close(prospect=prospect, session_id=session_id, form_id=form_id)
+    failure = PaymentFailure(reason=reason, at=at)
+    failed = [
+        cart.model_copy(
+            update={
+                "status": "open",
+                "submitted_at": None,
+                "payment_failures": (*cart.payment_failures, failure)[-20:],
+                "updated_at": max(at, cart.updated_at),
+            }
+        )
+        for cart in carts
+    ]
+    events = tuple(
+        CartPaymentFailed(
+            event_id=ids("evt_"),
+            occurred_at=at,
+            cart_id=cart.id,
+            form_id=cart.context.form_id,
+            reason=reason,
+        )
+        for cart in failed
+    )
+    if failed:
+        tx.apply(Changes(updated_carts=tuple(failed), events=events))
+    return failed
+
+
+def mark_submitted(
+    tx: ReadTransaction,
+    at: datetime,
+    *,
+    session_id: str,
+    form_id: str | None,
+    ids: IdFactory = new_id,
+) -> list[Cart]:
+    """The browser saw the order form submitted: the session's open carts await the
+    shop's confirmation (``cart.submitted``); an order or a payment failure settles
+    them, and ``reopen_stale_submissions`` opens them again if neither comes."""
+    carts = [
+        cart
+        for cart in tx.carts_to_close(prospect=None, session_id=session_id, form_id=form_id)
+        if cart.status == "open"
+    ]
+    submitted = [
+        cart.model_copy(
+            update={
+                "status": "submitted",
+                "submitted_at": at,
+                "updated_at": max(at, cart.updated_at),
+            }
+        )
+        for cart in carts
+    ]
+    events = tuple(
+        CartSubmitted(
+            event_id=ids("evt_"), occurred_at=at, cart_id=cart.id, form_id=cart.context.form_id
+        )
+        for cart in submitted
+    )
+    if submitted:
+        tx.apply(Changes(updated_carts=tuple(submitted), events=events))
+    return submitted
+
+
+def reopen_stale_submissions(
+    tx: ReadTransaction,
+    before: datetime,
+    at: datetime,
+    *,
+    limit: int = 500,
+    ids: IdFactory = new_id,
+) -> list[Cart]:
+    """Submitted carts neither confirmed nor failed since ``before`` are open again
+    (``cart.reopened``): the order did not go through."""
+    stale = tx.submitted_before(before, limit=limit)
+    reopened = [cart.model_copy(update={"status": "open", "submitted_at": None}) for cart in stale]
+    events = tuple(
+        CartReopened(
+            event_id=ids("evt_"), occurred_at=at, cart_id=cart.id, form_id=cart.context.form_id
+        )
+        for cart in reopened
+    )
+    if reopened:
+        tx.apply(Changes(updated_carts=tuple(reopened), events=events))
+    return reopened

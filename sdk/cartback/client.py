@@ -2,24 +2,53 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal, InvalidOperation
-from typing import Any, Literal
+from typing import Any, Final, Literal
 
 from pydantic import TypeAdapter, ValidationError
 
 from cartback._clock import Clock, ensure_utc, system_clock
 from cartback._contact_values import normalize_email
 from cartback._errors import ConfigurationError, InvalidInputError, SignatureError
+from cartback._jurisdictions import DEFAULT_JURISDICTIONS, JurisdictionTable, default_consent
 from cartback._luhn import contains_card_number
-from cartback._models import Cart, ConsentEvent, ConsentSource, DroppedFields
+from cartback._models import (
+    Cart,
+    ConsentEvent,
+    ConsentSource,
+    DroppedFields,
+    PushDevice,
+    SocialRecipient,
+)
 from cartback._submission import Money, Submission, parse_submission
-from cartback._types import CHANNELS, Channel, ConsentAction, ConsentSourceKind, ReasonCode
-from cartback._writes import append_consent, close_carts, record_click, save_captures
+from cartback._types import (
+    CHANNELS,
+    Channel,
+    ConsentAction,
+    ConsentSourceKind,
+    DevicePlatform,
+    PaymentFailureReason,
+    ReasonCode,
+    SocialPlatform,
+)
+from cartback._writes import (
+    append_consent,
+    close_carts,
+    invalidate_devices,
+    mark_submitted,
+    record_click,
+    record_payment_failure,
+    register_device,
+    register_social,
+    reopen_stale_submissions,
+    save_captures,
+)
 from cartback.capture import CapturePlan, plan_capture
-from cartback.consent import DEFAULT_CONSENT, ConsentDecision, decide_consent
+from cartback.consent import ConsentDecision, decide_consent
 from cartback.eligibility import EligibilityPolicy
 from cartback.links import UTM_PARAMETERS, LinkClaims, LinkKind, LinkSigner
 from cartback.order_form import OrderForm
@@ -54,6 +83,16 @@ class CaptureResult:
         return self.cart is not None
 
 
+_IDENTIFIER: Final = re.compile(r"[!-~]+")  # printable ASCII, no space
+
+
+def _check_identifier(name: str, value: str, longest: int) -> None:
+    if not 1 <= len(value) <= longest or not _IDENTIFIER.fullmatch(value):
+        raise InvalidInputError(
+            f"{name} must be 1-{longest} printable ASCII characters", field=name, reason="invalid"
+        )
+
+
 def _prospect_key(email_or_key: str) -> str:
     text = email_or_key.strip()
     if text.startswith("tel:"):
@@ -69,6 +108,10 @@ class Cartback:
 
     Construct once and share: every dependency comes in here. ``forms`` declares your
     order forms by id; a form id without a declaration uses the default field map.
+    ``consent_defaults`` says what a channel with no consent event defaults to: by the
+    prospect's jurisdiction (``DEFAULT_JURISDICTIONS``, or your own table), or one flat
+    mapping for everyone. A cart the browser saw submitted waits ``submitted_ttl`` for
+    the shop's confirmation before it counts as abandoned again.
     """
 
     def __init__(
@@ -79,11 +122,14 @@ class Cartback:
         forms: Mapping[str, OrderForm] | None = None,
         clock: Clock = system_clock,
         retention_days: int = 90,
-        consent_defaults: Mapping[Channel, bool] = DEFAULT_CONSENT,
+        consent_defaults: JurisdictionTable | Mapping[Channel, bool] = DEFAULT_JURISDICTIONS,
         links: LinkSigner | None = None,
+        submitted_ttl: timedelta = timedelta(hours=1),
     ) -> None:
         if retention_days < 1:
             raise ConfigurationError("retention_days must be at least 1", setting="retention_days")
+        if submitted_ttl <= timedelta(0):
+            raise ConfigurationError("submitted_ttl must be positive", setting="submitted_ttl")
         for form_id, form in (forms or {}).items():
             if form.form_id != form_id:
                 raise ConfigurationError(
@@ -96,6 +142,7 @@ class Cartback:
         self.retention_days = retention_days
         self.consent_defaults = consent_defaults
         self.links = links
+        self.submitted_ttl = submitted_ttl
         self._default_forms: dict[str, OrderForm] = {}
 
     def now(self) -> datetime:
@@ -198,29 +245,128 @@ class Cartback:
         self.store.write(lambda tx: append_consent(tx, [event]))
         return event
 
+    def _defaults(self, cart: Cart | None, at: datetime) -> Mapping[Channel, bool]:
+        """What each channel defaults to with no event: by the prospect's jurisdiction
+        (the cart's country; its creation is the inquiry), or the flat mapping given."""
+        table = self.consent_defaults
+        if not isinstance(table, JurisdictionTable):
+            return table
+        country = cart.contact.country if cart is not None else None
+        inquiry = cart.created_at if cart is not None else None
+        return {
+            channel: default_consent(country, channel, inquiry_at=inquiry, at=at, table=table)
+            for channel in CHANNELS
+        }
+
+    def _latest_cart(self, prospect: str) -> Cart | None:
+        page = self.store.list_carts(CartQuery(email=prospect), limit=1)
+        return page.items[0] if page.items else None
+
     def consent(
         self, email: str, channel: Channel, *, at: datetime | None = None
     ) -> ConsentDecision:
-        """The ledger's decision for a prospect and channel at ``at`` (default: now)."""
-        when = self.now() if at is None else ensure_utc(at, name="at")
-        events = self.store.consent_events(_prospect_key(email))
-        return decide_consent(events, channel, when, defaults=self.consent_defaults)
+        """The ledger's decision for a prospect and channel at ``at`` (default: now).
+
+        Without an event on the channel, the default of the prospect's jurisdiction
+        applies (their latest cart's country, ``consent_defaults``).
+        """
+        return self.consents(email, at=at)[channel]
 
     def consents(self, email: str, *, at: datetime | None = None) -> dict[Channel, ConsentDecision]:
-        """The ledger's decision on every channel at ``at`` (default: now), from one read.
+        """The ledger's decision on every channel at ``at`` (default: now).
 
         ``email`` may also be a prospect key (``Contact.prospect_key``).
         """
+        prospect = _prospect_key(email)
+        return self._decide(prospect, self._latest_cart(prospect), at)
+
+    def consents_for(
+        self, cart: Cart, *, at: datetime | None = None
+    ) -> dict[Channel, ConsentDecision]:
+        """The decision on every channel for the prospect of ``cart``, whose country and
+        creation decide the defaults (what a recovery message about it may use)."""
+        prospect = cart.contact.prospect_key
+        if prospect is None:
+            raise InvalidInputError("the cart has no prospect", field="cart", reason="invalid")
+        return self._decide(prospect, cart, at)
+
+    def _decide(
+        self, prospect: str, cart: Cart | None, at: datetime | None
+    ) -> dict[Channel, ConsentDecision]:
         when = self.now() if at is None else ensure_utc(at, name="at")
-        events = self.store.consent_events(_prospect_key(email))
+        events = self.store.consent_events(prospect)
+        defaults = self._defaults(cart, when)
         return {
-            channel: decide_consent(events, channel, when, defaults=self.consent_defaults)
+            channel: decide_consent(events, channel, when, defaults=defaults)
             for channel in CHANNELS
         }
 
     def may_contact(self, email: str, channel: Channel, *, at: datetime | None = None) -> bool:
         """Whether the prospect may be reached on ``channel`` at ``at`` (default: now)."""
         return self.consent(email, channel, at=at).allowed
+
+    # -- recipients: push devices, Messenger and Instagram ---------------------------
+
+    def register_device(
+        self, email: str, platform: DevicePlatform, token: str, app_id: str
+    ) -> PushDevice:
+        """Register an app's (or browser's) push token for a prospect. The operating
+        system's opt-in that produced the token is recorded as a push grant. Call it from
+        your backend (or the receiver's signed endpoint): whoever registers a token for
+        an email will receive that prospect's pushes."""
+        _check_identifier("token", token, 4096)
+        _check_identifier("app_id", app_id, 255)
+        if contains_card_number(token):
+            raise InvalidInputError("token is not acceptable", field="token", reason="invalid")
+        device = PushDevice(
+            prospect=_prospect_key(email),
+            platform=platform,
+            token=token,
+            app_id=app_id,
+            registered_at=self.now(),
+        )
+        return self.store.write(lambda tx: register_device(tx, device))
+
+    def invalidate_device(self, platform: DevicePlatform, token: str) -> bool:
+        """Mark a device token unusable (the provider answered "unregistered"); it is
+        never used again. Whether it was registered and active."""
+        now = self.now()
+        return bool(self.store.write(lambda tx: invalidate_devices(tx, [(platform, token)], now)))
+
+    def devices(self, email: str) -> list[PushDevice]:
+        """A prospect's push devices (invalidated ones included: check ``active``)."""
+        return self.store.devices(_prospect_key(email))
+
+    def register_social_recipient(
+        self,
+        email: str,
+        platform: SocialPlatform,
+        *,
+        page_id: str,
+        recipient_id: str,
+        text_version: str | None = None,
+    ) -> SocialRecipient:
+        """Register the page-scoped Messenger or Instagram id of a prospect, obtained
+        through the platform's opt-in, and record that opt-in as a grant on the channel.
+
+        Page-scoped ids are the platform's own numbers, stored as given (they are not
+        checked for card numbers: a 16-digit PSID is not a card)."""
+        _check_identifier("page_id", page_id, 64)
+        _check_identifier("recipient_id", recipient_id, 64)
+        recipient = SocialRecipient(
+            prospect=_prospect_key(email),
+            platform=platform,
+            page_id=page_id,
+            recipient_id=recipient_id,
+            opted_in_at=self.now(),
+        )
+        return self.store.write(
+            lambda tx: register_social(tx, recipient, text_version=text_version)
+        )
+
+    def social_recipients(self, email: str) -> list[SocialRecipient]:
+        """A prospect's Messenger and Instagram recipients."""
+        return self.store.social_recipients(_prospect_key(email))
 
     # -- orders --------------------------------------------------------------------
 
@@ -266,6 +412,50 @@ class Cartback:
                 tx, closure, prospect=prospect, session_id=session_id, form_id=form_id
             )
         )
+
+    def record_payment_failure(
+        self,
+        reason: PaymentFailureReason,
+        *,
+        email: str | None = None,
+        session_id: str | None = None,
+        form_id: str | None = None,
+    ) -> list[Cart]:
+        """The order platform reported a failed payment attempt: the prospect's (or
+        browser session's) open carts keep the reason and stay open, so recovery can
+        start (the conversational email puts the matching advice first)."""
+        if email is None and session_id is None:
+            raise InvalidInputError("give email or session_id", field="email", reason="missing")
+        now = self.now()
+        prospect = None if email is None else _prospect_key(email)
+        return self.store.write(
+            lambda tx: record_payment_failure(
+                tx, reason, now, prospect=prospect, session_id=session_id, form_id=form_id
+            )
+        )
+
+    def mark_submitted(self, session_id: str, *, form_id: str | None = None) -> list[Cart]:
+        """The browser saw the order form submitted (the snippet's ``complete``): the
+        session's open carts wait for the shop's confirmation (``mark_ordered``) or a
+        failed payment; ``reopen_stale_submissions`` opens them again after
+        ``submitted_ttl`` without either."""
+        now = self.now()
+        return self.store.write(
+            lambda tx: mark_submitted(tx, now, session_id=session_id, form_id=form_id)
+        )
+
+    def reopen_stale_submissions(self) -> int:
+        """Open again the carts submitted longer than ``submitted_ttl`` ago and neither
+        confirmed nor failed; returns how many (run it every minute or so)."""
+        now = self.now()
+        total = 0
+        while True:
+            reopened = self.store.write(
+                lambda tx: reopen_stale_submissions(tx, now - self.submitted_ttl, now)
+            )
+            total += len(reopened)
+            if len(reopened) < 500:
+                return total
 
     # -- links ---------------------------------------------------------------------
 

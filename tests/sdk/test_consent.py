@@ -14,13 +14,16 @@ from hypothesis import strategies as st
 from cartback import (
     CHANNELS,
     DEFAULT_CONSENT,
+    DEFAULT_JURISDICTIONS,
     Cartback,
     Channel,
     ConsentAction,
     ConsentChanged,
+    ConsentDefault,
     ConsentEvent,
     ConsentSource,
     SQLiteStore,
+    consent_row,
     decide_consent,
 )
 from tests.conftest import FakeClock
@@ -180,6 +183,7 @@ def test_property_decide_consent_matches_the_reference(
 
 
 def test_record_consent_and_may_contact(client: Cartback, clock: FakeClock) -> None:
+    client.capture(submission(email="bob@example.com", country="US"))
     assert client.may_contact("Bob@Example.com", "email")
     assert not client.may_contact("bob@example.com", "sms")
     granted = client.record_consent(
@@ -297,7 +301,7 @@ def test_property_ledger_through_the_store_matches_the_reference(
     probes: list[int],
 ) -> None:
     clock = FakeClock(T0)
-    client = Cartback(store, clock=clock)
+    client = Cartback(store, clock=clock, consent_defaults=DEFAULT_CONSENT)  # one flat default
     email = f"p{uuid.uuid4().hex[:12]}@example.com"
     timeline: list[tuple[Channel, ConsentAction, int]] = []
     minute = 0
@@ -348,3 +352,49 @@ def test_consents_answers_every_channel_from_one_read(client: Cartback) -> None:
     }
     assert decisions["email"].basis == "default"
     assert decisions == {c: client.consent("alice@example.com", c) for c in CHANNELS}
+
+
+# -- defaults follow the prospect's jurisdiction --------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("country", "email", "sms"),
+    [("US", True, False), ("PR", True, False), ("CA", True, False), ("GB", False, False)],
+)
+def test_defaults_follow_the_country_of_the_prospects_cart(
+    client: Cartback, country: str, email: bool, sms: bool
+) -> None:
+    result = client.capture(submission(email="j@example.com", country=country))
+    assert result.cart is not None
+    decisions = client.consents_for(result.cart)
+    assert (decisions["email"].allowed, decisions["sms"].allowed) == (email, sms)
+    assert decisions["email"].basis == "default"
+    assert not decisions["push"].allowed
+    assert client.may_contact("j@example.com", "email") is email
+
+
+def test_canadian_implied_email_consent_ends_six_months_after_the_checkout(
+    client: Cartback, clock: FakeClock
+) -> None:
+    client.capture(submission(email="k@example.com", country="CA"))
+    clock.advance(days=180)
+    assert client.may_contact("k@example.com", "email")
+    clock.advance(days=5)
+    assert not client.may_contact("k@example.com", "email")
+    client.record_consent("k@example.com", "email", "granted")
+    assert client.may_contact("k@example.com", "email")
+
+
+def test_a_prospect_with_no_cart_gets_the_fallback_row(client: Cartback) -> None:
+    assert not client.may_contact("nobody@example.com", "email")
+    assert not client.may_contact("nobody@example.com", "sms")
+
+
+def test_a_shop_can_read_a_country_its_own_way(store: SQLiteStore, clock: FakeClock) -> None:
+    table = DEFAULT_JURISDICTIONS.with_country(
+        "GB", consent_row(email=ConsentDefault(True, basis="PECR soft opt-in"))
+    )
+    client = Cartback(store, clock=clock, consent_defaults=table)
+    client.capture(submission(email="g@example.com", country="GB"))
+    assert client.may_contact("g@example.com", "email")
+    assert not client.may_contact("g@example.com", "sms")

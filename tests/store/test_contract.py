@@ -727,3 +727,122 @@ def test_an_event_id_reused_for_another_prospect_is_not_a_retry(client: Cartback
     assert other.cart is not None
     assert other.cart.contact.email == "bob@example.com"
     assert client.list_carts().total == 2
+
+
+# -- recipients: push devices, Messenger and Instagram -------------------------------------
+
+
+def test_a_registered_device_is_a_push_grant_and_is_erased_with_the_prospect(
+    client: Cartback, store: Store, clock: FakeClock, cells: Cells
+) -> None:
+    capture(client)
+    device = client.register_device("Alice@Example.com", "ios", "a1" * 32, "com.shop.app")
+    assert (device.prospect, device.active) == ("alice@example.com", True)
+    assert client.may_contact("alice@example.com", "push")
+    clock.advance(minutes=1)
+    client.register_device("alice@example.com", "ios", "a1" * 32, "com.shop.app")  # again
+    assert len([e for e in store.consent_events("alice@example.com") if e.channel == "push"]) == 1
+    assert [d.token for d in client.devices("alice@example.com")] == ["a1" * 32]
+    assert client.invalidate_device("ios", "a1" * 32)
+    assert not client.invalidate_device("ios", "a1" * 32)  # already invalid
+    (invalid,) = client.devices("alice@example.com")
+    assert invalid.invalidated_at == clock.now
+    assert not invalid.active
+    client.erase("alice@example.com")
+    assert client.devices("alice@example.com") == []
+    assert [hit for hit in cells() if "a1a1a1" in hit[2]] == []
+
+
+def test_a_token_registered_again_for_someone_else_moves_to_them(client: Cartback) -> None:
+    client.register_device("a@example.com", "android", "tok-1", "com.shop")
+    client.register_device("b@example.com", "android", "tok-1", "com.shop")
+    assert client.devices("a@example.com") == []
+    assert [d.prospect for d in client.devices("b@example.com")] == ["b@example.com"]
+
+
+@pytest.mark.parametrize(
+    ("token", "app_id"),
+    [("", "app"), ("has space", "app"), ("t" * 5000, "app"), ("4111111111111111", "app"),
+     ("tok", "")],
+)  # fmt: skip
+def test_bad_device_registrations_are_refused(client: Cartback, token: str, app_id: str) -> None:
+    with pytest.raises(InvalidInputError):
+        client.register_device("a@example.com", "ios", token, app_id)
+    assert client.devices("a@example.com") == []
+
+
+def test_social_recipients_record_the_platform_opt_in(client: Cartback, store: Store) -> None:
+    recipient = client.register_social_recipient(
+        "a@example.com", "messenger", page_id="1029384756", recipient_id="6543210987654321"
+    )
+    assert client.social_recipients("a@example.com") == [recipient]
+    (grant,) = store.consent_events("a@example.com")
+    assert (grant.channel, grant.source.kind, grant.source.ref) == (
+        "messenger",
+        "platform",
+        "1029384756",
+    )
+    assert not client.may_contact("a@example.com", "instagram")
+    client.erase("a@example.com")
+    assert client.social_recipients("a@example.com") == []
+
+
+# -- submitted carts and failed payments -----------------------------------------------------
+
+
+def test_a_submitted_cart_waits_for_the_order_then_reopens(
+    client: Cartback, store: Store, clock: FakeClock
+) -> None:
+    cart = capture(client, session_id="s-1")
+    (submitted,) = client.mark_submitted("s-1")
+    assert (submitted.id, submitted.status, submitted.submitted_at) == (
+        cart.id,
+        "submitted",
+        clock.now,
+    )
+    assert client.mark_submitted("s-1") == []  # already submitted
+    clock.advance(minutes=59)
+    assert client.reopen_stale_submissions() == 0
+    clock.advance(minutes=2)
+    assert client.reopen_stale_submissions() == 1
+    reopened = client.get_cart(cart.id)
+    assert (reopened.status, reopened.submitted_at) == ("open", None)
+    types = [event.type for event in outbox(store)]
+    assert types[-2:] == ["cart.submitted", "cart.reopened"]
+
+
+def test_a_confirmed_order_closes_a_submitted_cart(client: Cartback) -> None:
+    cart = capture(client, session_id="s-1")
+    client.mark_submitted("s-1")
+    (closed,) = client.mark_ordered(email="alice@example.com", order_id="o-1")
+    assert (closed.id, closed.status) == (cart.id, "ordered")
+    assert client.reopen_stale_submissions() == 0
+
+
+def test_a_failed_payment_keeps_the_cart_open_with_its_reasons(
+    client: Cartback, store: Store, clock: FakeClock
+) -> None:
+    cart = capture(client, session_id="s-1")
+    client.mark_submitted("s-1")
+    clock.advance(minutes=1)
+    (failed,) = client.record_payment_failure("authentication_timeout", session_id="s-1")
+    clock.advance(minutes=1)
+    client.record_payment_failure("card_declined", email="alice@example.com")
+    stored = client.get_cart(cart.id)
+    assert failed.id == cart.id
+    assert stored.status == "open"
+    assert [f.reason for f in stored.payment_failures] == [
+        "authentication_timeout",
+        "card_declined",
+    ]
+    assert stored.last_payment_failure is not None
+    assert stored.last_payment_failure.reason == "card_declined"
+    assert [e.type for e in outbox(store)].count("cart.payment_failed") == 2
+    assert client.record_payment_failure("other", email="nobody@example.com") == []
+
+
+def test_typing_again_after_a_submit_reopens_the_cart(client: Cartback) -> None:
+    cart = capture(client, session_id="s-1")
+    client.mark_submitted("s-1")
+    again = capture(client, session_id="s-1", fields={"city": "Reno"})
+    assert (again.id, again.status, again.submitted_at) == (cart.id, "open", None)

@@ -104,6 +104,27 @@ CREATE TABLE token_buckets (
     PRIMARY KEY (bucket, key)
 );
 
+CREATE TABLE devices (
+    platform       text NOT NULL,
+    token          text NOT NULL,
+    prospect       text NOT NULL,
+    registered_at  timestamptz NOT NULL,
+    body           text NOT NULL,
+    PRIMARY KEY (platform, token)
+);
+CREATE INDEX devices_by_prospect ON devices (prospect);
+
+CREATE TABLE social_recipients (
+    platform      text NOT NULL,
+    page_id       text NOT NULL,
+    recipient_id  text NOT NULL,
+    prospect      text NOT NULL,
+    opted_in_at   timestamptz NOT NULL,
+    body          text NOT NULL,
+    PRIMARY KEY (platform, page_id, recipient_id)
+);
+CREATE INDEX social_by_prospect ON social_recipients (prospect);
+
 CREATE TABLE flags (
     kind      text NOT NULL,
     key       text NOT NULL,

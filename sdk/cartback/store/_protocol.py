@@ -26,7 +26,7 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Literal, Protocol, TypeVar, runtime_checkable
 
-from cartback._models import Cart, ConsentEvent
+from cartback._models import Cart, ConsentEvent, PushDevice, SocialRecipient
 from cartback._types import CartStatus
 from cartback.events import DomainEvent, EventType
 
@@ -116,6 +116,10 @@ class Changes:
     """Capture receipts to keep (retry detection)."""
     clicks: tuple[Click, ...] = ()
     """Recovery-link clicks to record."""
+    devices: tuple[PushDevice, ...] = ()
+    """Push devices to register or replace, by platform and token."""
+    social: tuple[SocialRecipient, ...] = ()
+    """Messenger and Instagram recipients to register or replace."""
     events: tuple[DomainEvent, ...] = ()
     """Domain events to append to the outbox, in order."""
 
@@ -128,6 +132,8 @@ class Changes:
                 self.consent,
                 self.receipts,
                 self.clicks,
+                self.devices,
+                self.social,
                 self.events,
             )
         )
@@ -284,6 +290,14 @@ class ReadTransaction(Protocol):
         """Each prospect's ledger entries, oldest first."""
         ...
 
+    def devices(self, tokens: Collection[tuple[str, str]]) -> dict[tuple[str, str], PushDevice]:
+        """The registered devices with these ``(platform, token)`` pairs."""
+        ...
+
+    def submitted_before(self, moment: datetime, *, limit: int) -> list[Cart]:
+        """Submitted carts last updated before ``moment``, oldest first."""
+        ...
+
     def apply(self, changes: Changes) -> None:
         """Write ``changes`` (committed with the transaction)."""
         ...
@@ -351,6 +365,14 @@ class Store(Protocol):
 
     def clicks(self, cart_id: str) -> list[Click]:
         """A cart's recovery-link clicks, oldest first."""
+        ...
+
+    def devices(self, prospect: str) -> list[PushDevice]:
+        """A prospect's push devices, oldest first (invalidated ones included)."""
+        ...
+
+    def social_recipients(self, prospect: str) -> list[SocialRecipient]:
+        """A prospect's Messenger and Instagram recipients, oldest first."""
         ...
 
     # -- the outbox --------------------------------------------------------------

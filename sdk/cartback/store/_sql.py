@@ -16,7 +16,7 @@ from typing import Any, Literal, Protocol, TypeVar
 
 from cartback._contact_values import normalize_email
 from cartback._errors import CartNotFoundError, InvalidInputError
-from cartback._models import Cart, ConsentEvent
+from cartback._models import Cart, ConsentEvent, PushDevice, SocialRecipient
 from cartback.events import EventType, parse_event
 from cartback.store._protocol import (
     RECEIPT_LIFETIME,
@@ -40,6 +40,8 @@ MAX_PAGE_SIZE = 1000
 _CHUNK = 500  # rows per statement when a list may be long (erasure, purge)
 _FANOUT = 1000  # outbox events copied into a consumer's deliveries per claim
 _OPEN = "status IN ('open', 'submitted')"
+_PROSPECT_TABLES = ("devices", "social_recipients")
+"""Tables of a prospect's own (besides carts and the ledger): erased with them."""
 
 
 class Connection(Protocol):
@@ -211,6 +213,28 @@ class Transaction:
                 found.setdefault(prospect, []).append(ConsentEvent.model_validate_json(body))
         return found
 
+    def devices(self, tokens: Collection[tuple[str, str]]) -> dict[tuple[str, str], PushDevice]:
+        """The registered devices with these ``(platform, token)`` pairs."""
+        found: dict[tuple[str, str], PushDevice] = {}
+        for chunk in _chunks(sorted(set(tokens))):
+            rows = self._db.execute(
+                f"SELECT body FROM devices WHERE (platform, token) IN ({_marks(len(chunk), 2)})",
+                [value for pair in chunk for value in pair],
+            )
+            for (body,) in rows:
+                device = PushDevice.model_validate_json(body)
+                found[(device.platform, device.token)] = device
+        return found
+
+    def submitted_before(self, moment: datetime, *, limit: int) -> list[Cart]:
+        """Submitted carts last updated before ``moment``, oldest first."""
+        rows = self._db.execute(
+            "SELECT body FROM carts WHERE status = 'submitted' AND updated_at < ?"
+            " ORDER BY updated_at LIMIT ?",
+            [self._dialect.ts(moment), limit],
+        )
+        return [Cart.model_validate_json(body) for (body,) in rows]
+
     def apply(self, changes: Changes) -> None:
         """Write ``changes``: one statement per table."""
         ts = self._dialect.ts
@@ -274,6 +298,42 @@ class Transaction:
             self._db.execute(
                 "INSERT INTO link_clicks (cart_id, at, utm)"
                 f" VALUES {_marks(len(changes.clicks), 3)}",
+                params,
+            )
+        if changes.devices:
+            params = []
+            for device in changes.devices:
+                params += (
+                    device.platform,
+                    device.token,
+                    device.prospect,
+                    ts(device.registered_at),
+                    device.model_dump_json(),
+                )
+            self._db.execute(
+                "INSERT INTO devices (platform, token, prospect, registered_at, body)"
+                f" VALUES {_marks(len(changes.devices), 5)} ON CONFLICT (platform, token)"
+                " DO UPDATE SET prospect = excluded.prospect,"
+                " registered_at = excluded.registered_at, body = excluded.body",
+                params,
+            )
+        if changes.social:
+            params = []
+            for recipient in changes.social:
+                params += (
+                    recipient.platform,
+                    recipient.page_id,
+                    recipient.recipient_id,
+                    recipient.prospect,
+                    ts(recipient.opted_in_at),
+                    recipient.model_dump_json(),
+                )
+            self._db.execute(
+                "INSERT INTO social_recipients (platform, page_id, recipient_id, prospect,"
+                f" opted_in_at, body) VALUES {_marks(len(changes.social), 6)}"
+                " ON CONFLICT (platform, page_id, recipient_id) DO UPDATE SET"
+                " prospect = excluded.prospect, opted_in_at = excluded.opted_in_at,"
+                " body = excluded.body",
                 params,
             )
         if changes.events:
@@ -352,6 +412,8 @@ class SqlStore:
                 row[0] for row in db.execute("SELECT id FROM carts WHERE prospect = ?", [prospect])
             ]
             other = self._delete_carts(db, ids) + self._delete_events(db, ids)
+            for table in _PROSPECT_TABLES:
+                other += db.count(f"DELETE FROM {table} WHERE prospect = ?", [prospect])
             consents = db.count("DELETE FROM consent_events WHERE prospect = ?", [prospect])
             return ErasureReport(carts=len(ids), consent_events=consents, other=other)
 
@@ -517,6 +579,27 @@ class SqlStore:
             )
         )
         return [Click(cart_id, self._dialect.dt(at), json.loads(utm)) for at, utm in rows]
+
+    def devices(self, prospect: str) -> list[PushDevice]:
+        """A prospect's push devices, oldest first (invalidated ones included)."""
+        rows = self._reading(
+            lambda db: db.execute(
+                "SELECT body FROM devices WHERE prospect = ? ORDER BY registered_at, token",
+                [prospect],
+            )
+        )
+        return [PushDevice.model_validate_json(body) for (body,) in rows]
+
+    def social_recipients(self, prospect: str) -> list[SocialRecipient]:
+        """A prospect's Messenger and Instagram recipients, oldest first."""
+        rows = self._reading(
+            lambda db: db.execute(
+                "SELECT body FROM social_recipients WHERE prospect = ?"
+                " ORDER BY opted_in_at, recipient_id",
+                [prospect],
+            )
+        )
+        return [SocialRecipient.model_validate_json(body) for (body,) in rows]
 
     # -- the outbox --------------------------------------------------------------
 

@@ -192,6 +192,27 @@ _V2: Final = """
         PRIMARY KEY (bucket, key)
     ) WITHOUT ROWID;
 
+    CREATE TABLE devices (
+        platform       TEXT NOT NULL,
+        token          TEXT NOT NULL,
+        prospect       TEXT NOT NULL,
+        registered_at  TEXT NOT NULL,
+        body           TEXT NOT NULL,
+        PRIMARY KEY (platform, token)
+    );
+    CREATE INDEX devices_by_prospect ON devices (prospect);
+
+    CREATE TABLE social_recipients (
+        platform      TEXT NOT NULL,
+        page_id       TEXT NOT NULL,
+        recipient_id  TEXT NOT NULL,
+        prospect      TEXT NOT NULL,
+        opted_in_at   TEXT NOT NULL,
+        body          TEXT NOT NULL,
+        PRIMARY KEY (platform, page_id, recipient_id)
+    );
+    CREATE INDEX social_by_prospect ON social_recipients (prospect);
+
     CREATE TABLE flags (
         kind      TEXT NOT NULL,
         key       TEXT NOT NULL,
