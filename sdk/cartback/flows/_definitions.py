@@ -19,9 +19,9 @@ each value's shape.
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
+from pydantic import BaseModel, ConfigDict, Field
 
 from cartback._types import MessageChannel
 from cartback.flows._conditions import Condition
@@ -208,7 +208,14 @@ class Flow(BaseModel):
     steps: tuple[Step, ...]
     """The steps, in any order."""
 
-    _compiled: Any = PrivateAttr(default=None)
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Flow):
+            return NotImplemented
+        return self.__dict__ == other.__dict__
+
+    def __hash__(self) -> int:
+        # cheap: a flow is a key of the planner's cache of compiled flows
+        return hash((self.id, self.version))
 
     @property
     def first_step(self) -> str:

@@ -164,25 +164,25 @@ class _Planner:
         path: list[str] = []
         for _ in range(len(steps) + 1):
             step = steps[position]
-            if isinstance(step, WaitStep):
+            if type(step) is WaitStep:
                 if step.duration is not None:
                     at += step.duration
                 if step.until is not None:
                     at = next_local_time(at, step.until, self.zone)
                 path.append(step.id)
                 position = step.next
-            elif isinstance(step, SplitStep):
+            elif type(step) is SplitStep:
                 when = max(at, self.now)
                 position = next(
                     (branch.next for branch in step.branches if self._holds(branch.when, when)),
                     step.otherwise,
                 )
                 path.append(step.id)
-            elif isinstance(step, AbSplitStep):
-                variant = choose_variant(enrolment.prospect, self.compiled.flow.id, step)
+            elif type(step) is AbSplitStep:
+                variant = choose_variant(enrolment.prospect, self.compiled.flow_id, step)
                 position = next(item.next for item in step.variants if item.name == variant)
                 path.append(step.id)
-            elif isinstance(step, ExitStep):
+            elif type(step) is ExitStep:
                 return Plan(
                     kind="exit",
                     at=max(at, self.now),
@@ -191,7 +191,7 @@ class _Planner:
                     path=tuple(path),
                 )
             else:
-                assert isinstance(step, SendStep)
+                assert type(step) is SendStep
                 done = self.done.get(step.id)
                 if done is not None:
                     at = max(at, done[1])
@@ -209,14 +209,19 @@ class _Planner:
         started = self.enrolment.started_at
         if guards.exit_on_order and facts.cart.status == "ordered":
             return "ordered"
-        if guards.exit_on_purchase and any(
-            item.kind == "purchase" and item.at >= started for item in facts.activity
-        ):
-            return "purchased"
+        if guards.exit_on_purchase:
+            for item in facts.activity:
+                if item.kind == "purchase" and item.at >= started:
+                    return "purchased"
         if guards.exit_on_withdrawal:
             ahead = self.compiled.channels_ahead[self.enrolment.position or ""]
-            if ahead and all(self.consent(channel).basis == "withdrawn" for channel in ahead):
-                return "consent_withdrawn"
+            if ahead:
+                consent = self.consent
+                for channel in ahead:
+                    if consent(channel).basis != "withdrawn":
+                        break
+                else:
+                    return "consent_withdrawn"
         if guards.recent_flow is not None:
             earliest = started - guards.recent_flow
             cart_id = self.enrolment.cart_id
@@ -371,17 +376,17 @@ class _Planner:
 
     def _holds(self, condition: Condition, when: datetime) -> bool:
         facts = self.facts
-        if isinstance(condition, ConsentCondition):
+        if type(condition) is ConsentCondition:
             return self.consent(condition.channel).allowed
-        if isinstance(condition, CanReceiveCondition):
+        if type(condition) is CanReceiveCondition:
             channel = condition.channel
             return self.consent(channel).allowed and self._reachable(channel, audience=False)
-        if isinstance(condition, PushDeviceCondition):
+        if type(condition) is PushDeviceCondition:
             return any(
                 device.active and condition.platform in (None, device.platform)
                 for device in facts.devices
             )
-        if isinstance(condition, CartValueCondition):
+        if type(condition) is CartValueCondition:
             context = facts.cart.context
             if context.cart_value is None:
                 return False
@@ -390,11 +395,12 @@ class _Planner:
             ):
                 return False
             return context.cart_value >= condition.at_least
-        if isinstance(condition, ActivityCondition | MetricCondition):
-            if isinstance(condition, MetricCondition):
+        if type(condition) is ActivityCondition or type(condition) is MetricCondition:
+            if type(condition) is MetricCondition:
                 name: str | None = condition.name.lower()
                 kind = "metric"
             else:
+                assert type(condition) is ActivityCondition
                 name, kind = None, condition.kind
             since = None if condition.within is None else when - condition.within
             count = 0
@@ -409,12 +415,12 @@ class _Planner:
                     if count >= condition.at_least:
                         return True
             return False
-        if isinstance(condition, LastPurchaseCondition):
+        if type(condition) is LastPurchaseCondition:
             purchases = [
                 item.at for item in facts.activity if item.kind == "purchase" and item.at <= when
             ]
             return bool(purchases) and when - max(purchases) <= condition.within
-        if isinstance(condition, AbandonmentsCondition):
+        if type(condition) is AbandonmentsCondition:
             created = facts.cart.created_at
             since = None if condition.within is None else created - condition.within
             count = sum(
@@ -423,7 +429,7 @@ class _Planner:
                 if moment < created and (since is None or moment >= since)
             )
             return count >= condition.at_least
-        if isinstance(condition, CouponActiveCondition):
+        if type(condition) is CouponActiveCondition:
             for step_id, valid_for in self.compiled.coupons.get(condition.coupon, ()):
                 done = self.done.get(step_id)
                 if (
@@ -433,11 +439,11 @@ class _Planner:
                 ):
                     return True
             return False
-        if isinstance(condition, AllCondition):
+        if type(condition) is AllCondition:
             return all(self._holds(inner, when) for inner in condition.conditions)
-        if isinstance(condition, AnyCondition):
+        if type(condition) is AnyCondition:
             return any(self._holds(inner, when) for inner in condition.conditions)
-        assert isinstance(condition, NotCondition)
+        assert type(condition) is NotCondition
         return not self._holds(condition.condition, when)
 
     # -- derived facts, computed once ---------------------------------------------------

@@ -7,6 +7,7 @@ raises one ``FlowValidationError`` listing every problem with its path.
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Collection, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
@@ -75,14 +76,18 @@ class CompiledFlow:
     """A checked flow in the shape the planner reads: steps by id, and for each step
     the channels of the send steps that can still follow it."""
 
-    flow: Flow
-    """The definition."""
+    flow_id: str
+    """The flow's id."""
     steps: Mapping[str, Step]
     """Every step by id."""
     channels_ahead: Mapping[str, frozenset[MessageChannel]]
     """For each step, the channels of the send steps reachable from it (itself included)."""
     coupons: Mapping[str, tuple[tuple[str, timedelta | None], ...]]
     """For each dynamic coupon id, the send steps carrying it and its validity."""
+
+
+_COMPILED: dict[int, CompiledFlow] = {}
+"""Compiled flows by ``id()`` of the flow object; an entry leaves with its flow."""
 
 
 def load_flow(
@@ -119,13 +124,14 @@ def validate_flow(flow: Flow, *, templates: Collection[str] | None) -> Flow:
 
 
 def compile_flow(flow: Flow) -> CompiledFlow:
-    """The planner's view of ``flow``, built once per flow object and cached on it.
+    """The planner's view of ``flow``, built once per flow object (and kept while the
+    flow is).
 
     Checks the graph (not the template ids) the first time; raises
     ``FlowValidationError`` for a flow that cannot be run.
     """
-    cached = flow._compiled
-    if isinstance(cached, CompiledFlow):
+    cached = _COMPILED.get(id(flow))
+    if cached is not None:
         return cached
     problems = _graph_problems(flow, None)
     if problems:
@@ -154,12 +160,13 @@ def compile_flow(flow: Flow) -> CompiledFlow:
         if isinstance(step, SendStep) and isinstance(step.coupon, DynamicCoupon):
             coupons.setdefault(step.coupon.id, []).append((step.id, step.coupon.valid_for))
     compiled = CompiledFlow(
-        flow=flow,
+        flow_id=flow.id,
         steps=steps,
         channels_ahead=ahead,
         coupons={key: tuple(value) for key, value in coupons.items()},
     )
-    flow._compiled = compiled
+    _COMPILED[id(flow)] = compiled
+    weakref.finalize(flow, _COMPILED.pop, id(flow), None)
     return compiled
 
 
