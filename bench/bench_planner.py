@@ -186,10 +186,11 @@ def main() -> None:
         for case in items:
             plan_next(case.flow, case.enrolment, case.facts, now=case.now)
 
+    unzoned = {id(case): case.enrolment.model_copy(update={"time_zone": None}) for case in cases}
+
     def planner_zone(items: Sequence[Case]) -> None:
         for case in items:
-            enrolment = case.enrolment.model_copy(update={"time_zone": None})
-            plan_next(case.flow, enrolment, case.facts, now=case.now)
+            plan_next(case.flow, unzoned[id(case)], case.facts, now=case.now)
 
     kinds: dict[str, int] = {}
     for case in cases:

@@ -549,6 +549,10 @@ def test_naive_times_and_unpinned_flows_are_refused() -> None:
     with pytest.raises(InvalidInputError) as caught:
         plan_next(EMAIL_FLOW, enrolment, facts(cart), now=datetime(2026, 11, 23, 12, 0))
     assert caught.value.reason == "naive_datetime"
+    lost = enrolment.model_copy(update={"position": "gone"})
+    with pytest.raises(InvalidInputError) as caught:
+        plan_next(EMAIL_FLOW, lost, facts(cart), now=DUE)
+    assert caught.value.reason == "unknown_step"
     newer = EMAIL_FLOW.model_copy(update={"version": 2})
     with pytest.raises(InvalidInputError) as caught:
         plan_next(newer, enrolment, facts(cart), now=DUE)

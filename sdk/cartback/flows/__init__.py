@@ -61,7 +61,7 @@ from cartback.flows._plan import (
     SkipReason,
 )
 from cartback.flows._planner import DEFAULT_GUARDS, choose_variant, plan_next
-from cartback.flows._validation import compile_flow, load_flow, validate_flow
+from cartback.flows._validation import CompiledFlow, compile_flow, load_flow, validate_flow
 from cartback.flows._zones import country_time_zones, prospect_time_zone
 
 __all__ = [
@@ -79,6 +79,7 @@ __all__ = [
     "CanReceiveCondition",
     "CapMode",
     "CartValueCondition",
+    "CompiledFlow",
     "Condition",
     "ConsentCondition",
     "Coupon",

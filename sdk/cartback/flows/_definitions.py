@@ -205,8 +205,8 @@ class Flow(BaseModel):
     """What the flow is for."""
     start: StepId | None = None
     """The first step's id; the first step listed when unset."""
-    steps: tuple[Step, ...]
-    """The steps, in any order."""
+    steps: tuple[Step, ...] = Field(max_length=500)
+    """The steps, in any order (at most 500)."""
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Flow):

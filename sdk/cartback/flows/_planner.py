@@ -91,8 +91,8 @@ def plan_next(
 
     ``flow`` must be the version the enrolment pins; ``facts`` are read live (the
     dispatcher plans again right before every send). Raises ``InvalidInputError`` for a
-    naive ``now`` or a flow that is not the pinned one, ``FlowValidationError`` for a
-    flow whose graph cannot run.
+    naive ``now``, a flow that is not the pinned one or a position that is not one of its
+    steps; ``FlowValidationError`` for a flow whose graph cannot run.
     """
     if now.tzinfo is None or now.utcoffset() is None:
         raise InvalidInputError("now must be timezone-aware", field="now", reason="naive_datetime")
@@ -107,6 +107,12 @@ def plan_next(
             at=enrolment.finished_at or enrolment.since,
             reason=enrolment.exit_reason or "completed",
             variant=enrolment.variant,
+        )
+    if enrolment.position not in compiled.steps:
+        raise InvalidInputError(
+            "the enrolment's position is not a step of its flow",
+            field="enrolment.position",
+            reason="unknown_step",
         )
     return _Planner(compiled, enrolment, facts, now, guards).run()
 
@@ -214,7 +220,9 @@ class _Planner:
                 if item.kind == "purchase" and item.at >= started:
                     return "purchased"
         if guards.exit_on_withdrawal:
-            ahead = self.compiled.channels_ahead[self.enrolment.position or ""]
+            position = self.enrolment.position
+            assert position is not None
+            ahead = self.compiled.channels_ahead[position]
             if ahead:
                 consent = self.consent
                 for channel in ahead:

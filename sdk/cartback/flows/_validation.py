@@ -119,7 +119,8 @@ def validate_flow(flow: Flow, *, templates: Collection[str] | None) -> Flow:
     problems = _graph_problems(flow, templates)
     if problems:
         raise FlowValidationError.from_problems(problems)
-    compile_flow(flow)
+    if id(flow) not in _COMPILED:
+        _build(flow)
     return flow
 
 
@@ -136,6 +137,11 @@ def compile_flow(flow: Flow) -> CompiledFlow:
     problems = _graph_problems(flow, None)
     if problems:
         raise FlowValidationError.from_problems(problems)
+    return _build(flow)
+
+
+def _build(flow: Flow) -> CompiledFlow:
+    """Compile a flow whose graph was checked, and cache it."""
     steps = {step.id: step for step in flow.steps}
     ahead: dict[str, frozenset[MessageChannel]] = {}
 
