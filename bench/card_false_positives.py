@@ -10,12 +10,12 @@ four with spaces ("1234 5678 9012 3456"):
   after    ``cartback.contains_card_number``: whole typed groups, a 3- or 4-digit code
            glued at one end, issued ranges and lengths, Luhn (rule in cartback/_luhn.py)
 
-(after, a string of 13 to 15 digits has no candidate but itself, which is no card by
-construction, hence 0); then the share of issued-range, Luhn-valid numbers each rule finds (it must be 100 %
-after), typed bare, in groups of four, with random separators, inside text, beside a
-separated CVV and expiry, and glued to a 3- or 4-digit code at either end; and the time
+(after, a string of 13 to 15 digits has no candidate but itself, no card by construction:
+hence 0); then the share of issued-range, Luhn-valid numbers each rule finds (it must be
+100 % after), typed bare, in groups of four, with random separators, inside text, beside
+a separated CVV and expiry, and glued to a 3- or 4-digit code at either end; and the time
 per call of both rules, with the after/before ratio, on typical order-form values (the
-early exit: fewer than 13 digits) and on the digit strings above.
+early exit: fewer than 13 digits), on the digit strings above and on the typed cards.
 
     python bench/card_false_positives.py [--samples N] [--seed S]
 """

@@ -152,11 +152,16 @@ def _run_holds_card(groups: list[str]) -> bool:
 
 
 def contains_card_number(value: str) -> bool:
-    """Whether ``value`` contains a payment-card number, by the rule of this module.
+    """Whether ``value`` contains a payment-card number.
 
-    A card number typed with separators, inside other text, next to other digits, or
-    glued to its 3- or 4-digit security code or MMYY expiry is found; a long digit
-    string is not searched window by window.
+    A card number has 13 to 19 digits, starts with an issuer range of a card network at
+    one of that network's lengths, and passes the Luhn check. It is read as typed: up to
+    four spaces, tabs, dashes or dots may stand between two digits, and it is made of
+    whole typed groups, or has a 3- or 4-digit security code or MMYY expiry glued at one
+    end. So it is found inside other text, beside other digits and glued to its code,
+    while a longer digit string is not searched window by window: a 16-digit parcel
+    number is no card number unless it is one itself. Other scripts' digits count by
+    their value.
     """
     if len(value) < _MIN_DIGITS:  # most names and cities: no room for a card number
         return False
