@@ -3,11 +3,11 @@
 The rule, the way PAN-discovery tools read text: digits as typed, the issuer ranges of
 the card networks, and the Luhn checksum.
 
-1. A *run* is a stretch of digits in which up to four spaces, tabs, dashes or dots may
-   separate two digits, as people type card numbers ("4111 1111 1111 1111",
-   "4111-1111-1111-1111", "4111 - 1111 - 1111 - 1111"). Anything else ends it: a
-   letter, a slash, a comma, five separators in a row. Its *groups* are its digits as
-   typed between separators ("4111", "1111", ...).
+1. A *run* is a stretch of digits in which up to four separators (white space: spaces,
+   tabs, ...; dashes; dots) may stand between two digits, as people type card numbers
+   ("4111 1111 1111 1111", "4111-1111-1111-1111", "4111 - 1111 - 1111 - 1111").
+   Anything else ends it: a letter, a slash, a comma, five separators in a row. Its
+   *groups* are its digits as typed between separators ("4111", "1111", ...).
 2. A *candidate* is a span of consecutive whole groups of a run; or such a span with
    exactly 3 or 4 digits taken off the start of its first group or off the end of its
    last group, that group keeping at least one digit: a security code or an MMYY
