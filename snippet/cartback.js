@@ -62,22 +62,34 @@ try {
   // productId -> product_id (dataset keys, camelCase set() keys); cardNumber -> card_number.
   let snake = (text) => text.replace(/([a-z])(?=[A-Z])/g, '$1_').toLowerCase();
 
-  // Whether the value holds a Luhn-valid run of 13-19 digits, as the receiver finds
-  // them (cartback._luhn, on the value with white space collapsed): up to four spaces,
-  // dashes or dots between two digits, a run of white space counting as one, and every
-  // window of a longer run checked. Separators are removed first (only those before a
-  // digit: removing the others joins nothing); then, for each end position, the Luhn
-  // sum is built right to left. A doubled digit d adds 2d - 9 when d > 4; mod 10 that
-  // is 2d + 1. A digit of another script (full-width, Arabic-Indic) makes the sum NaN,
-  // which counts as a card: when unsure, drop.
+  // Whether the value may hold a card number: a superset of the receiver's rule
+  // (cartback._luhn), compact for the byte budget, so that the snippet never sends a value
+  // the receiver would drop, and drops a few more. Like the receiver, it takes the digit
+  // windows of 13-19 digits that start at a typed group's first digit (or 3 or 4 digits
+  // into it: a code glued in front) and end at a group's last digit (or 3 or 4 before
+  // it: a glued CVV or expiry), one end at most leaving glued digits, and keeps the
+  // Luhn-valid ones. Unlike it: any number of spaces, dashes or dots joins two digits
+  // (the receiver: four, white space collapsed), and no issuer range or length is
+  // checked, so a Luhn-valid number no card network issues (a 16-digit parcel number
+  // starting with 0 or 7) is dropped here and kept there.
+  // For each end, the Luhn sum is built right to left over the digits (separators
+  // skipped); a doubled digit d adds 2d - 9 when d > 4, which mod 10 is 2d + 1. Then the
+  // text before the window and after its end, joined by a NUL, shows the glued digits
+  // on either side. A digit of another script (full-width, Arabic-Indic) makes the sum
+  // NaN, which counts as Luhn-valid: when unsure, drop. Digits outside the Basic
+  // Multilingual Plane are not digits here (the receiver drops those values).
   let hasCardNumber = (value) => {
-    value = value.replace(/(\s+|[.-]){1,4}(?=\p{Nd})/gu, '');
-    for (const end in value) {
-      for (let i = 0, sum = 0, digit; /\p{Nd}/u.test((digit = value[end - i])) && i < 19; ) {
-        sum += i & 1 ? digit * 2 + (digit > 4) : +digit;
-        if (++i > 12 && !(sum % 10)) return 1;
-      }
-    }
+    for (const end in value)
+      for (let i = end, n = 0, sum = 0, digit; n < 19 && /[\p{Nd}\s.-]/u.test((digit = value[i])); i--)
+        if (
+          /\p{Nd}/u.test(digit) &&
+          ((sum += n++ & 1 ? digit * 2 + (digit > 4) : +digit), n > 12) &&
+          !(sum % 10) &&
+          /(^|\P{Nd})((\p{Nd}{3,4})?\0|\0(\p{Nd}{3,4})?)(\P{Nd}|$)/u.test(
+            value.slice(0, i) + '\0' + value.slice(-~end),
+          )
+        )
+          return 1;
   };
 
   // Looked up each time: a single-page checkout renders its form after this script.

@@ -5,7 +5,8 @@ microseconds since the epoch in base 16 written with the letters ``a`` to ``p``.
 in creation order, so a new row's id lands at the end of its indexes rather than on a
 random page (with random ids a durable batch of captures took about a third longer to
 commit). The time adds no digit, so only the random part can form a digit run; that
-part is re-drawn in the rare case of a Luhn match.
+part is re-drawn in the rare case that it holds a card number (``contains_card_number``:
+an issued-range, Luhn-valid run of 13 to 19 digits).
 """
 
 from __future__ import annotations

@@ -68,18 +68,84 @@ def luhn_ok(digits: str) -> bool:
     return total % 10 == 0
 
 
+ISSUED_RANGES: tuple[tuple[str, frozenset[int]], ...] = (
+    # (first prefix-last prefix, lengths), per network, written out from the sources the
+    # SDK cites (Wikipedia's "Payment card number" IIN table, braintree/credit-card-type),
+    # independently of the SDK's table, so that the two are checked against each other.
+    ("1-1", frozenset({15})),  # UATP
+    ("1800-1800", frozenset(range(15, 20))),  # JCB
+    ("2131-2131", frozenset(range(15, 20))),  # JCB
+    ("1946-1946", frozenset({16, 18, 19})),  # GPN
+    ("2200-2204", frozenset(range(16, 20))),  # Mir
+    ("2205-2205", frozenset({16})),  # BORICA
+    ("2221-2720", frozenset({16})),  # Mastercard
+    ("300-305", frozenset(range(14, 20))),  # Diners Club
+    ("309-309", frozenset(range(14, 20))),  # Diners Club
+    ("36-36", frozenset(range(14, 20))),  # Diners Club International
+    ("38-39", frozenset(range(14, 20))),  # Diners Club
+    ("31-31", frozenset({19})),  # China T-Union
+    ("34-34", frozenset({15})),  # American Express
+    ("37-37", frozenset({15})),  # American Express
+    ("3528-3589", frozenset(range(16, 20))),  # JCB
+    ("4-4", frozenset({13, 16, 18, 19})),  # Visa
+    ("50-50", frozenset(range(13, 20))),  # Maestro
+    ("51-55", frozenset({16})),  # Mastercard
+    ("56-59", frozenset(range(13, 20))),  # Maestro
+    ("6-6", frozenset(range(13, 20))),  # Maestro, Discover, UnionPay, RuPay, Troy, ...
+    ("810-810", frozenset(range(14, 20))),  # UnionPay
+    ("8110-8171", frozenset(range(14, 20))),  # UnionPay
+    ("81-82", frozenset({16})),  # RuPay
+    ("8600-8600", frozenset({16})),  # UzCard
+    ("9360-9360", frozenset(range(16, 20))),  # GPN national IIN
+    ("9704-9704", frozenset({16, 19})),  # Napas
+    ("9792-9792", frozenset({16})),  # Troy
+    ("9860-9860", frozenset({16})),  # Humo
+)
+"""Issued card-number ranges: which first digits, at which lengths (13-19 digits)."""
+
+
+def issued(digits: str) -> bool:
+    """Whether ASCII ``digits`` are a Luhn-valid number of an issued range."""
+    for span, lengths in ISSUED_RANGES:
+        first, last = span.split("-")
+        head = digits[: len(first)]
+        if len(digits) in lengths and int(first) <= int(head) <= int(last):
+            return luhn_ok(digits)
+    return False
+
+
+SEPARATOR_CHARS = " \t-."
+"""What may stand between two digits of a card number, up to four of them in a row."""
+OTHER_DIGITS = ("０", "٠", "०")
+"""The zeros of full-width, Arabic-Indic and Devanagari digits (each script's 0-9 follow)."""
+
+
 @st.composite
-def card_numbers(draw: st.DrawFn) -> str:
-    """A Luhn-valid 13-19 digit card number, with random single spaces or dashes."""
-    length = draw(st.integers(min_value=13, max_value=19))
-    payload = draw(st.text(alphabet="0123456789", min_size=length - 1, max_size=length - 1))
-    digits = payload + luhn_check_digit(payload)
-    separators = draw(
-        st.lists(st.sampled_from(["", "", " ", "-"]), min_size=length - 1, max_size=length - 1)
-    )
-    return digits[0] + "".join(
-        sep + digit for sep, digit in zip(separators, digits[1:], strict=True)
-    )
+def issued_numbers(draw: st.DrawFn) -> str:
+    """A Luhn-valid number of an issued range, as ASCII digits."""
+    span, lengths = draw(st.sampled_from(ISSUED_RANGES))
+    first, last = span.split("-")
+    length = draw(st.sampled_from(sorted(lengths)))
+    prefix = str(draw(st.integers(int(first), int(last)))).zfill(len(first))
+    size = length - len(prefix) - 1
+    payload = prefix + draw(st.text(alphabet="0123456789", min_size=size, max_size=size))
+    return payload + luhn_check_digit(payload)
+
+
+@st.composite
+def typed(draw: st.DrawFn, digits: str, *, scripts: bool = False) -> str:
+    """``digits`` as someone might type them: any separators (up to four between two
+    digits, often none), and with ``scripts`` sometimes in another script's digits."""
+    gaps = st.one_of(st.just(""), st.text(alphabet=SEPARATOR_CHARS, min_size=1, max_size=4))
+    if scripts and draw(st.booleans()):
+        zero = ord(draw(st.sampled_from(OTHER_DIGITS)))
+        digits = "".join(chr(zero + int(digit)) for digit in digits)
+    return digits[0] + "".join(draw(gaps) + digit for digit in digits[1:])
+
+
+def digits_of(text: str) -> str:
+    """The decimal digits of ``text`` (any script), as ASCII, in order."""
+    return "".join(str(int(char)) for char in text if char.isdecimal())
 
 
 def raw_bytes(db_path: Path) -> bytes:
@@ -158,6 +224,12 @@ def stored_strings(db_path: Path) -> Iterator[tuple[str, str, str]]:
 def card_numbers_stored(db_path: Path) -> list[tuple[str, str, str]]:
     """Every stored value in which ``contains_card_number`` finds a card number."""
     return [hit for hit in stored_strings(db_path) if contains_card_number(hit[2])]
+
+
+def digits_stored(db_path: Path) -> list[str]:
+    """The digits of every stored value (as ``digits_of``), ids skipped: a card number
+    stored in any form, whatever its separators, shows up as a substring of one of them."""
+    return [digits_of(text) for _, _, text in stored_strings(db_path)]
 
 
 def rows_mentioning(db_path: Path, needle: str) -> list[tuple[str, str]]:

