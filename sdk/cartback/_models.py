@@ -39,6 +39,7 @@ __all__ = [
     "MessageStatus",
     "PaymentFailure",
     "PushDevice",
+    "Reply",
     "SocialRecipient",
 ]
 
@@ -273,9 +274,10 @@ class SocialRecipient(BaseModel):
     """When the prospect opted in (UTC)."""
 
 
-MessageStatus = Literal["sent", "failed", "skipped", "deferred"]
-"""What became of one planned message: the provider accepted it, it failed, a guard
-skipped it, or a guard moved it later."""
+MessageStatus = Literal["sending", "sent", "failed", "skipped", "deferred"]
+"""What became of one planned message: handed to the provider with no answer recorded
+yet (after a crash it is sent again under the same id), the provider accepted it, it
+failed for good, a guard or the builder skipped it, or it was moved later."""
 
 
 class MessageRecord(BaseModel):
@@ -311,6 +313,8 @@ class MessageRecord(BaseModel):
     """The provider's id for the accepted message."""
     coupon_code: str | None = None
     """The coupon code the message carried, if any."""
+    attempts: int = 0
+    """How many times it was handed to a provider."""
 
 
 ActivityKind = Literal["site_activity", "app_activity", "metric", "purchase"]
@@ -334,3 +338,25 @@ class Activity(BaseModel):
     """The metric's name (e.g. ``profile_completed``), or a page or screen."""
     value: Decimal | None = None
     """The metric's value or the purchase's amount."""
+
+
+class Reply(BaseModel):
+    """A prospect's reply to a recovery email or SMS (a person takes over: the flow
+    pauses). Its text is personal data: shown to staff, erased with the prospect."""
+
+    model_config = _FROZEN
+
+    id: str
+    """Opaque id."""
+    prospect: str
+    """The prospect key."""
+    channel: MessageChannel
+    """``email`` or ``sms`` (or a social channel)."""
+    at: datetime
+    """When it arrived (UTC)."""
+    text: str = ""
+    """What the prospect wrote (trimmed, at most 4,000 characters)."""
+    cart_id: str | None = None
+    """The cart the reply is about, when known."""
+    message_id: str | None = None
+    """The recovery message replied to, when known."""

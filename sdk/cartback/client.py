@@ -12,25 +12,31 @@ from typing import Any, Final, Literal
 from pydantic import TypeAdapter, ValidationError
 
 from cartback._clock import Clock, ensure_utc, system_clock
-from cartback._contact_values import normalize_email
+from cartback._contact_values import normalize_email, normalize_phone
 from cartback._errors import ConfigurationError, InvalidInputError, SignatureError
+from cartback._ids import new_id
 from cartback._jurisdictions import DEFAULT_JURISDICTIONS, JurisdictionTable, default_consent
 from cartback._luhn import contains_card_number
 from cartback._models import (
+    Activity,
+    ActivityKind,
     Cart,
     ConsentEvent,
     ConsentSource,
     DroppedFields,
+    MessageRecord,
     PushDevice,
+    Reply,
     SocialRecipient,
 )
-from cartback._submission import Money, Submission, parse_submission
+from cartback._submission import CONTROL_CHARACTERS, Money, Submission, parse_submission
 from cartback._types import (
     CHANNELS,
     Channel,
     ConsentAction,
     ConsentSourceKind,
     DevicePlatform,
+    MessageChannel,
     PaymentFailureReason,
     ReasonCode,
     SocialPlatform,
@@ -50,9 +56,20 @@ from cartback._writes import (
 from cartback.capture import CapturePlan, plan_capture
 from cartback.consent import ConsentDecision, decide_consent
 from cartback.eligibility import EligibilityPolicy
+from cartback.flows._facts import track
 from cartback.links import UTM_PARAMETERS, LinkClaims, LinkKind, LinkSigner
+from cartback.messages._sms import is_opt_out
 from cartback.order_form import OrderForm
-from cartback.store import CartPage, CartQuery, ErasureReport, OrderClosure, SaveOutcome, Store
+from cartback.store import (
+    CartPage,
+    CartQuery,
+    Changes,
+    ErasureReport,
+    OrderClosure,
+    SaveOutcome,
+    Scheduled,
+    Store,
+)
 
 __all__ = ["CaptureResult", "CaptureStatus", "Cartback"]
 
@@ -456,6 +473,90 @@ class Cartback:
             total += len(reopened)
             if len(reopened) < 500:
                 return total
+
+    # -- what the flows read: activity, replies, history ------------------------------
+
+    def track(
+        self,
+        email: str,
+        kind: ActivityKind,
+        *,
+        name: str | None = None,
+        value: Decimal | int | str | None = None,
+    ) -> Activity:
+        """Record what a prospect did (site or app activity, a custom engagement metric
+        such as ``profile_completed``, a purchase): consent-neutral facts that flow
+        splits read, erased with the prospect."""
+        activity = track(_prospect_key(email), kind, at=self.now(), name=name, value=value)
+        self.store.write(lambda tx: tx.apply(Changes(activities=(activity,))))
+        return activity
+
+    def record_reply(
+        self,
+        email: str,
+        channel: MessageChannel,
+        text: str,
+        *,
+        cart_id: str | None = None,
+        message_id: str | None = None,
+    ) -> Reply:
+        """A prospect answered a recovery message: the reply is kept for staff and the
+        prospect's flows pause (a person is talking to them now)."""
+        cleaned = " ".join(text.split())[:4000] if text else ""
+        if CONTROL_CHARACTERS.search(cleaned) or contains_card_number(cleaned):
+            cleaned = "[removed: the reply held a card number]" if cleaned else ""
+        reply = Reply(
+            id=new_id("rpl_"),
+            prospect=_prospect_key(email),
+            channel=channel,
+            at=self.now(),
+            text=cleaned,
+            cart_id=cart_id,
+            message_id=message_id,
+        )
+        self.store.write(lambda tx: tx.apply(Changes(replies=(reply,))))
+        return reply
+
+    def record_sms_reply(self, phone: str, text: str) -> Reply | ConsentEvent | None:
+        """An SMS came back from ``phone``. A carrier opt-out word (STOP, END, CANCEL,
+        UNSUBSCRIBE, QUIT) withdraws the prospect's SMS consent; anything else is a reply
+        that pauses their flows. ``None`` when no prospect was texted at that number."""
+        number = normalize_phone(phone, None)[0] if phone else ""
+        prospect = self.store.prospect_by_phone(number) if number else None
+        if prospect is None:
+            return None
+        if is_opt_out(text):
+            event = ConsentEvent(
+                prospect=prospect,
+                channel="sms",
+                action="withdrawn",
+                at=self.now(),
+                source=ConsentSource(kind="reply", ref="sms"),
+            )
+            self.store.write(lambda tx: append_consent(tx, [event]))
+            return event
+        return self.record_reply(prospect, "sms", text)
+
+    def replies(self, email: str | None = None, *, limit: int = 100) -> list[Reply]:
+        """A prospect's replies, or everyone's latest, newest first (for staff)."""
+        prospect = None if email is None else _prospect_key(email)
+        return self.store.replies(prospect=prospect, limit=limit)
+
+    def messages(self, cart_id: str) -> list[MessageRecord]:
+        """Every recovery message planned for a cart: sent, skipped, deferred or failed,
+        with why, oldest first."""
+        return self.store.messages(cart_id=cart_id)
+
+    def resume_flow(self, cart_id: str) -> bool:
+        """Staff resume a flow a reply paused: earlier replies no longer pause it, and it
+        is planned again at once. Whether the cart had a paused enrolment."""
+        scheduled = self.store.enrolment(cart_id)
+        if scheduled is None or scheduled.enrolment.finished:
+            return False
+        now = self.now()
+        resumed = Scheduled(scheduled.enrolment.resume(now), now)
+        self.store.write(lambda tx: tx.apply(Changes(enrolments=(resumed,))))
+        return True
 
     # -- links ---------------------------------------------------------------------
 

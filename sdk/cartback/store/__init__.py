@@ -21,6 +21,7 @@ from cartback.store._protocol import (
     Receipt,
     SaveOutcome,
     SaveStatus,
+    Scheduled,
     Settlement,
     Store,
 )
@@ -46,6 +47,7 @@ __all__ = [
     "SQLiteStore",
     "SaveOutcome",
     "SaveStatus",
+    "Scheduled",
     "Settlement",
     "Store",
     "open_store",

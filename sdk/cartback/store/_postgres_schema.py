@@ -125,6 +125,58 @@ CREATE TABLE social_recipients (
 );
 CREATE INDEX social_by_prospect ON social_recipients (prospect);
 
+CREATE TABLE enrolments (
+    cart_id       text PRIMARY KEY,
+    prospect      text NOT NULL,
+    flow_id       text NOT NULL,
+    flow_version  integer NOT NULL,
+    due_at        timestamptz,
+    lease_owner   text,
+    lease_until   timestamptz,
+    body          text NOT NULL
+);
+CREATE INDEX enrolments_due ON enrolments (due_at) WHERE due_at IS NOT NULL;
+CREATE INDEX enrolments_by_prospect ON enrolments (prospect);
+
+CREATE TABLE messages (
+    id        text PRIMARY KEY,
+    prospect  text NOT NULL,
+    cart_id   text NOT NULL,
+    channel   text NOT NULL,
+    status    text NOT NULL,
+    at        timestamptz NOT NULL,
+    body      text NOT NULL
+);
+CREATE INDEX messages_by_prospect ON messages (prospect, at);
+CREATE INDEX messages_by_cart ON messages (cart_id);
+
+CREATE TABLE activities (
+    seq bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    prospect  text NOT NULL,
+    kind      text NOT NULL,
+    at        timestamptz NOT NULL,
+    body      text NOT NULL
+);
+CREATE INDEX activities_by_prospect ON activities (prospect, at);
+
+CREATE TABLE replies (
+    id        text PRIMARY KEY,
+    prospect  text NOT NULL,
+    cart_id   text,
+    at        timestamptz NOT NULL,
+    body      text NOT NULL
+);
+CREATE INDEX replies_by_prospect ON replies (prospect);
+CREATE INDEX replies_by_at ON replies (at);
+CREATE INDEX replies_by_cart ON replies (cart_id) WHERE cart_id IS NOT NULL;
+
+CREATE TABLE sms_numbers (
+    phone     text PRIMARY KEY,
+    prospect  text NOT NULL,
+    at        timestamptz NOT NULL
+);
+CREATE INDEX sms_numbers_by_prospect ON sms_numbers (prospect);
+
 CREATE TABLE flags (
     kind      text NOT NULL,
     key       text NOT NULL,

@@ -26,9 +26,18 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Literal, Protocol, TypeVar, runtime_checkable
 
-from cartback._models import Cart, ConsentEvent, PushDevice, SocialRecipient
+from cartback._models import (
+    Activity,
+    Cart,
+    ConsentEvent,
+    MessageRecord,
+    PushDevice,
+    Reply,
+    SocialRecipient,
+)
 from cartback._types import CartStatus
 from cartback.events import DomainEvent, EventType
+from cartback.flows._enrolment import Enrolment
 
 __all__ = [
     "RECEIPT_LIFETIME",
@@ -45,6 +54,7 @@ __all__ = [
     "Receipt",
     "SaveOutcome",
     "SaveStatus",
+    "Scheduled",
     "Settlement",
     "Store",
 ]
@@ -101,6 +111,17 @@ class Click:
 
 
 @dataclass(frozen=True, slots=True)
+class Scheduled:
+    """An enrolment as the store keeps it: its state and when it is next due."""
+
+    enrolment: Enrolment
+    """The enrolment's state."""
+    due_at: datetime | None
+    """When the dispatcher should look at it again (UTC); ``None``: never by itself
+    (finished, or paused until staff resume it)."""
+
+
+@dataclass(frozen=True, slots=True)
 class Changes:
     """Everything one write transaction stores, decided by the SDK beforehand."""
 
@@ -120,6 +141,17 @@ class Changes:
     """Push devices to register or replace, by platform and token."""
     social: tuple[SocialRecipient, ...] = ()
     """Messenger and Instagram recipients to register or replace."""
+    enrolments: tuple[Scheduled, ...] = ()
+    """Flow enrolments to store or replace, by cart (a replaced one is released)."""
+    messages: tuple[MessageRecord, ...] = ()
+    """Recovery message records to store or replace, by id."""
+    activities: tuple[Activity, ...] = ()
+    """Tracked activity to record."""
+    replies: tuple[Reply, ...] = ()
+    """Replies to record."""
+    sms_numbers: tuple[tuple[str, str, datetime], ...] = ()
+    """``(E.164 phone, prospect, at)``: numbers texted, so an SMS reply finds its
+    prospect."""
     events: tuple[DomainEvent, ...] = ()
     """Domain events to append to the outbox, in order."""
 
@@ -134,6 +166,11 @@ class Changes:
                 self.clicks,
                 self.devices,
                 self.social,
+                self.enrolments,
+                self.messages,
+                self.activities,
+                self.replies,
+                self.sms_numbers,
                 self.events,
             )
         )
@@ -298,6 +335,10 @@ class ReadTransaction(Protocol):
         """Submitted carts last updated before ``moment``, oldest first."""
         ...
 
+    def enrolments(self, cart_ids: Collection[str]) -> dict[str, Enrolment]:
+        """The enrolments of these carts that exist."""
+        ...
+
     def apply(self, changes: Changes) -> None:
         """Write ``changes`` (committed with the transaction)."""
         ...
@@ -363,6 +404,10 @@ class Store(Protocol):
         """A prospect's consent events, oldest first."""
         ...
 
+    def consent_event(self, consent_id: str) -> ConsentEvent | None:
+        """One ledger entry by id (``None`` once erased)."""
+        ...
+
     def clicks(self, cart_id: str) -> list[Click]:
         """A cart's recovery-link clicks, oldest first."""
         ...
@@ -373,6 +418,42 @@ class Store(Protocol):
 
     def social_recipients(self, prospect: str) -> list[SocialRecipient]:
         """A prospect's Messenger and Instagram recipients, oldest first."""
+        ...
+
+    def messages(
+        self, *, prospect: str | None = None, cart_id: str | None = None
+    ) -> list[MessageRecord]:
+        """Recovery message records of a prospect (every cart) or of one cart, oldest
+        first."""
+        ...
+
+    def activities(self, prospect: str) -> list[Activity]:
+        """A prospect's tracked activity, oldest first."""
+        ...
+
+    def prospect_by_phone(self, phone: str) -> str | None:
+        """The prospect last texted at this E.164 number, if any."""
+        ...
+
+    def replies(self, *, prospect: str | None = None, limit: int = 100) -> list[Reply]:
+        """Replies of a prospect, or the latest of everyone's, newest first."""
+        ...
+
+    def enrolment(self, cart_id: str) -> Scheduled | None:
+        """A cart's enrolment and when it is next due, if it has one."""
+        ...
+
+    def claim_enrolments(
+        self,
+        *,
+        owner: str,
+        now: datetime,
+        limit: int = 100,
+        lease: timedelta = timedelta(minutes=2),
+    ) -> list[Enrolment]:
+        """Lease up to ``limit`` enrolments due at ``now`` to ``owner`` (earliest due
+        first); one leased to another dispatcher is skipped until its lease expires.
+        Writing an enrolment back (``Changes.enrolments``) releases it."""
         ...
 
     # -- the outbox --------------------------------------------------------------

@@ -16,8 +16,17 @@ from typing import Any, Literal, Protocol, TypeVar
 
 from cartback._contact_values import normalize_email
 from cartback._errors import CartNotFoundError, InvalidInputError
-from cartback._models import Cart, ConsentEvent, PushDevice, SocialRecipient
+from cartback._models import (
+    Activity,
+    Cart,
+    ConsentEvent,
+    MessageRecord,
+    PushDevice,
+    Reply,
+    SocialRecipient,
+)
 from cartback.events import EventType, parse_event
+from cartback.flows._enrolment import Enrolment
 from cartback.store._protocol import (
     RECEIPT_LIFETIME,
     CartKey,
@@ -30,6 +39,7 @@ from cartback.store._protocol import (
     ErasureReport,
     Receipt,
     SaveStatus,
+    Scheduled,
     Settlement,
 )
 
@@ -40,7 +50,24 @@ MAX_PAGE_SIZE = 1000
 _CHUNK = 500  # rows per statement when a list may be long (erasure, purge)
 _FANOUT = 1000  # outbox events copied into a consumer's deliveries per claim
 _OPEN = "status IN ('open', 'submitted')"
-_PROSPECT_TABLES = ("devices", "social_recipients")
+_CART_TABLES = (
+    "cart_sessions",
+    "link_clicks",
+    "capture_receipts",
+    "deliveries",
+    "enrolments",
+    "messages",
+    "replies",
+)
+"""Tables whose rows belong to one cart: removed with it."""
+_PROSPECT_TABLES = (
+    "devices",
+    "social_recipients",
+    "enrolments",
+    "messages",
+    "activities",
+    "replies",
+)
 """Tables of a prospect's own (besides carts and the ledger): erased with them."""
 
 
@@ -235,6 +262,18 @@ class Transaction:
         )
         return [Cart.model_validate_json(body) for (body,) in rows]
 
+    def enrolments(self, cart_ids: Collection[str]) -> dict[str, Enrolment]:
+        """The enrolments of these carts that exist."""
+        found: dict[str, Enrolment] = {}
+        for chunk in _chunks(sorted(set(cart_ids))):
+            rows = self._db.execute(
+                f"SELECT body FROM enrolments WHERE cart_id IN ({_marks(len(chunk))})", chunk
+            )
+            for (body,) in rows:
+                enrolment = Enrolment.model_validate_json(body)
+                found[enrolment.cart_id] = enrolment
+        return found
+
     def apply(self, changes: Changes) -> None:
         """Write ``changes``: one statement per table."""
         ts = self._dialect.ts
@@ -336,6 +375,83 @@ class Transaction:
                 " body = excluded.body",
                 params,
             )
+        if changes.enrolments:
+            params = []
+            for scheduled in changes.enrolments:
+                enrolment = scheduled.enrolment
+                due = None if scheduled.due_at is None else ts(scheduled.due_at)
+                params += (
+                    enrolment.cart_id,
+                    enrolment.prospect,
+                    enrolment.flow_id,
+                    enrolment.flow_version,
+                    due,
+                    enrolment.model_dump_json(),
+                )
+            self._db.execute(
+                "INSERT INTO enrolments (cart_id, prospect, flow_id, flow_version, due_at, body)"
+                f" VALUES {_marks(len(changes.enrolments), 6)} ON CONFLICT (cart_id) DO UPDATE"
+                " SET due_at = excluded.due_at, body = excluded.body,"
+                " lease_owner = NULL, lease_until = NULL",
+                params,
+            )
+        if changes.messages:
+            params = []
+            for record in changes.messages:
+                params += (
+                    record.id,
+                    record.prospect,
+                    record.cart_id,
+                    record.channel,
+                    record.status,
+                    ts(record.at),
+                    record.model_dump_json(),
+                )
+            self._db.execute(
+                "INSERT INTO messages (id, prospect, cart_id, channel, status, at, body)"
+                f" VALUES {_marks(len(changes.messages), 7)} ON CONFLICT (id) DO UPDATE"
+                " SET status = excluded.status, at = excluded.at, body = excluded.body",
+                params,
+            )
+        if changes.activities:
+            params = []
+            for activity in changes.activities:
+                params += (
+                    activity.prospect,
+                    activity.kind,
+                    ts(activity.at),
+                    activity.model_dump_json(),
+                )
+            self._db.execute(
+                "INSERT INTO activities (prospect, kind, at, body)"
+                f" VALUES {_marks(len(changes.activities), 4)}",
+                params,
+            )
+        if changes.replies:
+            params = []
+            for reply in changes.replies:
+                params += (
+                    reply.id,
+                    reply.prospect,
+                    reply.cart_id,
+                    ts(reply.at),
+                    reply.model_dump_json(),
+                )
+            self._db.execute(
+                "INSERT INTO replies (id, prospect, cart_id, at, body)"
+                f" VALUES {_marks(len(changes.replies), 5)} ON CONFLICT (id) DO NOTHING",
+                params,
+            )
+        if changes.sms_numbers:
+            params = []
+            for phone, prospect, at in changes.sms_numbers:
+                params += (phone, prospect, ts(at))
+            self._db.execute(
+                "INSERT INTO sms_numbers (phone, prospect, at)"
+                f" VALUES {_marks(len(changes.sms_numbers), 3)} ON CONFLICT (phone) DO UPDATE"
+                " SET prospect = excluded.prospect, at = excluded.at",
+                params,
+            )
         if changes.events:
             params = []
             for domain_event in changes.events:
@@ -387,7 +503,7 @@ class SqlStore:
         other = 0
         for chunk in _chunks(cart_ids):
             marks = _marks(len(chunk))
-            for table in ("cart_sessions", "link_clicks", "capture_receipts", "deliveries"):
+            for table in _CART_TABLES:
                 other += db.count(f"DELETE FROM {table} WHERE cart_id IN ({marks})", chunk)
             db.count(f"DELETE FROM carts WHERE id IN ({marks})", chunk)
         return other
@@ -600,6 +716,86 @@ class SqlStore:
             )
         )
         return [SocialRecipient.model_validate_json(body) for (body,) in rows]
+
+    def messages(
+        self, *, prospect: str | None = None, cart_id: str | None = None
+    ) -> list[MessageRecord]:
+        """Recovery message records of a prospect or of one cart, oldest first."""
+        if (prospect is None) == (cart_id is None):
+            raise InvalidInputError("give prospect or cart_id", field="prospect", reason="missing")
+        column, value = ("prospect", prospect) if prospect is not None else ("cart_id", cart_id)
+        rows = self._reading(
+            lambda db: db.execute(
+                f"SELECT body FROM messages WHERE {column} = ? ORDER BY at, id", [value]
+            )
+        )
+        return [MessageRecord.model_validate_json(body) for (body,) in rows]
+
+    def activities(self, prospect: str) -> list[Activity]:
+        """A prospect's tracked activity, oldest first."""
+        rows = self._reading(
+            lambda db: db.execute(
+                "SELECT body FROM activities WHERE prospect = ? ORDER BY at, seq", [prospect]
+            )
+        )
+        return [Activity.model_validate_json(body) for (body,) in rows]
+
+    def prospect_by_phone(self, phone: str) -> str | None:
+        """The prospect last texted at this E.164 number, if any."""
+        rows = self._reading(
+            lambda db: db.execute("SELECT prospect FROM sms_numbers WHERE phone = ?", [phone])
+        )
+        return str(rows[0][0]) if rows else None
+
+    def replies(self, *, prospect: str | None = None, limit: int = 100) -> list[Reply]:
+        """Replies of a prospect, or the latest of everyone's, newest first."""
+        if not 1 <= limit <= MAX_PAGE_SIZE:
+            raise InvalidInputError("limit must be 1-1000", field="limit", reason="out_of_range")
+        sql, params = "SELECT body FROM replies", list[object]([limit])
+        if prospect is not None:
+            sql, params = sql + " WHERE prospect = ?", [prospect, limit]
+        rows = self._reading(_statement(sql + " ORDER BY at DESC, id DESC LIMIT ?", params))
+        return [Reply.model_validate_json(body) for (body,) in rows]
+
+    def enrolment(self, cart_id: str) -> Scheduled | None:
+        """A cart's enrolment and when it is next due."""
+        rows = self._reading(
+            lambda db: db.execute(
+                "SELECT body, due_at FROM enrolments WHERE cart_id = ?", [cart_id]
+            )
+        )
+        if not rows:
+            return None
+        body, due = rows[0]
+        return Scheduled(
+            Enrolment.model_validate_json(body), None if due is None else self._dialect.dt(due)
+        )
+
+    def claim_enrolments(
+        self,
+        *,
+        owner: str,
+        now: datetime,
+        limit: int = 100,
+        lease: timedelta = timedelta(minutes=2),
+    ) -> list[Enrolment]:
+        """Lease the enrolments due at ``now`` to ``owner``, earliest due first."""
+        if not 1 <= limit <= 10_000:
+            raise InvalidInputError("limit must be 1-10000", field="limit", reason="out_of_range")
+        moment, until = self._dialect.ts(now), self._dialect.ts(now + lease)
+
+        def claim(db: Connection) -> list[Enrolment]:
+            rows = db.execute(
+                "UPDATE enrolments SET lease_owner = ?, lease_until = ? WHERE cart_id IN ("
+                "SELECT cart_id FROM enrolments WHERE due_at <= ?"
+                " AND (lease_until IS NULL OR lease_until <= ?)"
+                f" ORDER BY due_at LIMIT ?{self._skip_locked}) RETURNING body, due_at",
+                [owner, until, moment, moment, limit],
+            )
+            ordered = sorted(rows, key=lambda row: (self._dialect.dt(row[1]), row[0]))
+            return [Enrolment.model_validate_json(body) for body, _ in ordered]
+
+        return self._claiming(claim)
 
     # -- the outbox --------------------------------------------------------------
 

@@ -213,6 +213,58 @@ _V2: Final = """
     );
     CREATE INDEX social_by_prospect ON social_recipients (prospect);
 
+    CREATE TABLE enrolments (
+        cart_id       TEXT PRIMARY KEY,
+        prospect      TEXT NOT NULL,
+        flow_id       TEXT NOT NULL,
+        flow_version  INTEGER NOT NULL,
+        due_at        TEXT,
+        lease_owner   TEXT,
+        lease_until   TEXT,
+        body          TEXT NOT NULL
+    );
+    CREATE INDEX enrolments_due ON enrolments (due_at) WHERE due_at IS NOT NULL;
+    CREATE INDEX enrolments_by_prospect ON enrolments (prospect);
+
+    CREATE TABLE messages (
+        id        TEXT PRIMARY KEY,
+        prospect  TEXT NOT NULL,
+        cart_id   TEXT NOT NULL,
+        channel   TEXT NOT NULL,
+        status    TEXT NOT NULL,
+        at        TEXT NOT NULL,
+        body      TEXT NOT NULL
+    );
+    CREATE INDEX messages_by_prospect ON messages (prospect, at);
+    CREATE INDEX messages_by_cart ON messages (cart_id);
+
+    CREATE TABLE activities (
+        seq INTEGER PRIMARY KEY,
+        prospect  TEXT NOT NULL,
+        kind      TEXT NOT NULL,
+        at        TEXT NOT NULL,
+        body      TEXT NOT NULL
+    );
+    CREATE INDEX activities_by_prospect ON activities (prospect, at);
+
+    CREATE TABLE replies (
+        id        TEXT PRIMARY KEY,
+        prospect  TEXT NOT NULL,
+        cart_id   TEXT,
+        at        TEXT NOT NULL,
+        body      TEXT NOT NULL
+    );
+    CREATE INDEX replies_by_prospect ON replies (prospect);
+    CREATE INDEX replies_by_at ON replies (at);
+    CREATE INDEX replies_by_cart ON replies (cart_id) WHERE cart_id IS NOT NULL;
+
+    CREATE TABLE sms_numbers (
+        phone     TEXT PRIMARY KEY,
+        prospect  TEXT NOT NULL,
+        at        TEXT NOT NULL
+    );
+    CREATE INDEX sms_numbers_by_prospect ON sms_numbers (prospect);
+
     CREATE TABLE flags (
         kind      TEXT NOT NULL,
         key       TEXT NOT NULL,

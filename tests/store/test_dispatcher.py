@@ -1,0 +1,336 @@
+"""The dispatcher on every backend: carts enter their flow, the conversational email goes
+out three hours later exactly once, guards skip and defer with reasons, an order or a
+withdrawal ends the flow, retries wait and give up, two dispatchers never send one step
+twice, and a crash between send and record sends again under the same id."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from email import message_from_bytes, policy
+from typing import Any, Literal
+
+import pytest
+
+from cartback import Cartback, LinkSigner, ShopSettings, Store
+from cartback._dispatcher import Dispatcher, DispatcherSettings, TickReport, message_id
+from cartback.flows import FlowAssignments, conversational_flow, multichannel_flow
+from tests.conftest import FakeClock
+from tests.sdk._support import outbox, submission
+
+SHOP = ShopSettings(
+    shop_name="Sourdough School",
+    sender_name="Claire",
+    sender_email="claire@sourdough.example",
+    reply_to="claire@sourdough.example",
+    public_url="https://carts.sourdough.example",
+)
+SIGNER = LinkSigner(b"k" * 32)
+
+
+@dataclass(frozen=True)
+class Result:
+    outcome: Literal["accepted", "retry", "failed"]
+    error: str | None = None
+    provider_id: str | None = None
+    retry_after: float | None = None
+    invalid_recipient: bool = False
+
+
+@dataclass
+class FakeSender:
+    """Records every hand-over; answers from ``script`` (then accepts)."""
+
+    script: list[Result] = field(default_factory=list)
+    sent: list[tuple[str, Any]] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def send(self, message: Any, *, idempotency_key: str) -> Result:
+        with self.lock:
+            self.sent.append((idempotency_key, message))
+            if self.script:
+                return self.script.pop(0)
+        return Result("accepted", provider_id="p-" + idempotency_key[-6:])
+
+
+@pytest.fixture
+def sender() -> FakeSender:
+    return FakeSender()
+
+
+def make_dispatcher(
+    client: Cartback, sender: FakeSender, *, owner: str = "d1", **settings: Any
+) -> Dispatcher:
+    assignments = FlowAssignments(flows=(conversational_flow(), multichannel_flow()),
+                                  default="conversational")  # fmt: skip
+    return Dispatcher(
+        client,
+        {"email": sender, "sms": sender, "push": sender},
+        DispatcherSettings(assignments=assignments, shop=SHOP, **settings),
+        signer=SIGNER,
+        owner=owner,
+    )
+
+
+@pytest.fixture
+def dispatcher(client: Cartback, sender: FakeSender) -> Dispatcher:
+    return make_dispatcher(client, sender)
+
+
+def run(
+    dispatcher: Dispatcher, clock: FakeClock, *, hours: float, step_minutes: int = 10
+) -> TickReport:
+    """Tick every ``step_minutes`` for ``hours``; the sum of the reports."""
+    total = TickReport()
+    for _ in range(int(hours * 60 / step_minutes) + 1):
+        report = dispatcher.tick()
+        for name in ("enrolled", "planned", "sent", "skipped", "deferred", "failed", "exited"):
+            setattr(total, name, getattr(total, name) + getattr(report, name))
+        for reason, count in report.reasons.items():
+            total.reasons[reason] = total.reasons.get(reason, 0) + count
+        clock.advance(minutes=step_minutes)
+    return total
+
+
+def capture(client: Cartback, **kwargs: Any) -> str:
+    result = client.capture(submission(**kwargs))
+    assert result.cart is not None
+    return result.cart.id
+
+
+def test_the_conversational_email_goes_out_three_hours_after_abandonment_once(
+    client: Cartback, dispatcher: Dispatcher, sender: FakeSender, clock: FakeClock, store: Store
+) -> None:
+    clock.now = datetime(2026, 11, 24, 14, 0, tzinfo=UTC)  # 09:00 in New York
+    cart_id = capture(client, fields={"first_name": "Jane", "zip": "10001"})
+    dispatcher.tick()
+    assert sender.sent == []
+    clock.advance(hours=2, minutes=59)
+    dispatcher.tick()
+    assert sender.sent == []
+    clock.advance(minutes=1)
+    dispatcher.tick()
+    ((key, email),) = sender.sent
+    parsed = message_from_bytes(email.message.as_bytes(), policy=policy.default)
+    assert parsed["Subject"] == "You had started your order…"
+    assert parsed["To"] == "Jane <alice@example.com>"
+    run(dispatcher, clock, hours=24)
+    assert len(sender.sent) == 1  # never twice
+    (record,) = client.messages(cart_id)
+    assert (record.status, record.channel, record.step_id, record.attempts) == (
+        "sent",
+        "email",
+        record.step_id,
+        1,
+    )
+    assert record.id == key
+    assert "message.sent" in [event.type for event in outbox(store)]
+    scheduled = store.enrolment(cart_id)
+    assert scheduled is not None
+    assert scheduled.enrolment.finished
+    assert scheduled.due_at is None
+
+
+def test_an_order_before_the_email_ends_the_flow_and_nothing_is_sent(
+    client: Cartback, dispatcher: Dispatcher, sender: FakeSender, clock: FakeClock, store: Store
+) -> None:
+    cart_id = capture(client)
+    dispatcher.tick()
+    clock.advance(hours=1)
+    client.mark_ordered(email="alice@example.com", order_id="o-1")
+    report = run(dispatcher, clock, hours=6)
+    assert sender.sent == []
+    assert report.reasons.get("ordered") == 1
+    scheduled = store.enrolment(cart_id)
+    assert scheduled is not None
+    assert scheduled.enrolment.exit_reason == "ordered"
+
+
+def test_withdrawn_email_consent_skips_the_step_with_its_reason(
+    client: Cartback, dispatcher: Dispatcher, sender: FakeSender, clock: FakeClock
+) -> None:
+    cart_id = capture(client)
+    client.record_consent("alice@example.com", "email", "withdrawn")
+    run(dispatcher, clock, hours=5)
+    assert sender.sent == []
+    records = client.messages(cart_id)
+    assert [r.status for r in records] in ([], ["skipped"])
+
+
+def test_a_prospect_outside_the_us_and_canada_has_no_email_by_default(
+    client: Cartback, dispatcher: Dispatcher, sender: FakeSender, clock: FakeClock
+) -> None:
+    cart_id = capture(client, email="gb@example.com", country="GB")
+    run(dispatcher, clock, hours=5)
+    assert sender.sent == []
+    (record,) = client.messages(cart_id)
+    assert (record.status, record.reason) == ("skipped", "no_consent")
+
+
+def test_quiet_hours_defer_the_email_to_the_morning_and_say_so(
+    client: Cartback, dispatcher: Dispatcher, sender: FakeSender, clock: FakeClock
+) -> None:
+    clock.now = datetime(2026, 11, 25, 1, 0, tzinfo=UTC)  # 20:00 in New York
+    cart_id = capture(client, fields={"phone": "+1 212 555 0142"})
+    run(dispatcher, clock, hours=4)
+    assert sender.sent == []
+    (deferred,) = client.messages(cart_id)
+    assert (deferred.status, deferred.reason) == ("deferred", "quiet_hours")
+    run(dispatcher, clock, hours=10)
+    assert len(sender.sent) == 1
+    (sent,) = client.messages(cart_id)
+    assert sent.status == "sent"
+    assert sent.at.astimezone(UTC).hour >= 13  # 08:00 in New York or later
+
+
+def test_a_provider_asking_to_retry_waits_then_succeeds(client: Cartback, clock: FakeClock) -> None:
+    sender = FakeSender(script=[Result("retry", error="smtp_451", retry_after=600)])
+    dispatcher = make_dispatcher(client, sender)
+    cart_id = capture(client)
+    run(dispatcher, clock, hours=3.1)
+    assert len(sender.sent) == 1
+    (record,) = client.messages(cart_id)
+    assert (record.status, record.reason) == ("deferred", "smtp_451")
+    run(dispatcher, clock, hours=1)
+    assert len(sender.sent) == 2
+    assert sender.sent[0][0] == sender.sent[1][0]  # the same id both times
+    (record,) = client.messages(cart_id)
+    assert (record.status, record.attempts) == ("sent", 2)
+
+
+def test_a_provider_that_keeps_failing_is_given_up_after_max_attempts(
+    client: Cartback, store: Store, clock: FakeClock
+) -> None:
+    sender = FakeSender(script=[Result("retry", error="http_503")] * 10)
+    dispatcher = make_dispatcher(client, sender, max_attempts=3)
+    cart_id = capture(client)
+    run(dispatcher, clock, hours=12, step_minutes=15)
+    assert len(sender.sent) == 3
+    (record,) = client.messages(cart_id)
+    assert (record.status, record.reason) == ("failed", "gave_up:http_503")
+    assert "message.failed" in [event.type for event in outbox(store)]
+
+
+def test_a_permanent_failure_is_recorded_and_never_retried(
+    client: Cartback, clock: FakeClock
+) -> None:
+    sender = FakeSender(script=[Result("failed", error="smtp_550", invalid_recipient=True)])
+    dispatcher = make_dispatcher(client, sender)
+    cart_id = capture(client)
+    run(dispatcher, clock, hours=30)
+    assert len(sender.sent) == 1
+    (record,) = client.messages(cart_id)
+    assert (record.status, record.reason) == ("failed", "smtp_550")
+
+
+def test_a_crash_between_send_and_record_sends_again_under_the_same_id(
+    client: Cartback, store: Store, sender: FakeSender, clock: FakeClock
+) -> None:
+    class Crash(BaseException):  # not caught by the dispatcher: the process is gone
+        pass
+
+    crashing = FakeSender()
+    original = crashing.send
+
+    def send_then_crash(message: Any, *, idempotency_key: str) -> Result:
+        original(message, idempotency_key=idempotency_key)
+        raise Crash  # the process dies after the provider accepted, before recording
+
+    crashing.send = send_then_crash  # type: ignore[method-assign]
+    first = make_dispatcher(client, crashing)
+    cart_id = capture(client)
+    clock.advance(hours=3)
+    with pytest.raises(Crash):
+        first.tick()
+    (record,) = client.messages(cart_id)
+    assert record.status == "sending"
+    second = make_dispatcher(client, sender, owner="d2")
+    assert second.tick().planned == 0  # the dead dispatcher's lease still holds
+    clock.advance(minutes=2)  # and then it expires
+    run(second, clock, hours=1)
+    assert [key for key, _ in sender.sent] == [crashing.sent[0][0]]
+    (record,) = client.messages(cart_id)
+    assert (record.status, record.attempts) == ("sent", 2)
+
+
+def test_two_dispatchers_ticking_at_once_send_each_step_once(
+    client: Cartback, store: Store, open_again: Callable[[], Store], clock: FakeClock
+) -> None:
+    sender = FakeSender()
+    other = Cartback(open_again(), clock=clock)
+    one, two = (
+        make_dispatcher(client, sender, owner="one"),
+        make_dispatcher(other, sender, owner="two"),
+    )
+    for index in range(30):
+        capture(client, email=f"p{index}@example.com")
+    one.tick()
+    clock.advance(hours=3, minutes=1)
+    barrier = threading.Barrier(2)
+    errors: list[BaseException] = []
+
+    def tick(dispatcher: Dispatcher) -> None:
+        try:
+            barrier.wait()
+            for _ in range(3):
+                dispatcher.tick()
+        except BaseException as error:
+            errors.append(error)
+
+    threads = [threading.Thread(target=tick, args=(d,)) for d in (one, two)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    keys = [key for key, _ in sender.sent]
+    assert len(keys) == 30
+    assert len(set(keys)) == 30
+
+
+def test_a_reply_pauses_the_flow_until_staff_resume_it(
+    client: Cartback, dispatcher: Dispatcher, sender: FakeSender, clock: FakeClock
+) -> None:
+    cart_id = capture(client)
+    dispatcher.tick()
+    clock.advance(hours=1)
+    client.record_reply("alice@example.com", "email", "Can I pay by bank transfer?")
+    run(dispatcher, clock, hours=4)
+    assert sender.sent == []
+    assert [r.text for r in client.replies("alice@example.com")] == ["Can I pay by bank transfer?"]
+    assert client.resume_flow(cart_id)
+    run(dispatcher, clock, hours=1)
+    assert len(sender.sent) == 1
+
+
+def test_stop_by_sms_withdraws_sms_consent(
+    client: Cartback, store: Store, clock: FakeClock
+) -> None:
+    cart_id = capture(client, fields={"phone": "+1 415 555 2671"}, consent={"sms": True})
+    cart = client.get_cart(cart_id)
+    from cartback import Changes
+
+    store.write(
+        lambda tx: tx.apply(
+            Changes(sms_numbers=((cart.contact.phone or "", "alice@example.com", clock.now),))
+        )
+    )
+    assert client.may_contact("alice@example.com", "sms")
+    event = client.record_sms_reply("+14155552671", "  stop ")
+    assert event is not None
+    assert not client.may_contact("alice@example.com", "sms")
+    reply = client.record_sms_reply("+14155552671", "what's the price?")
+    assert reply is not None
+    assert getattr(reply, "text", None) == "what's the price?"
+    assert client.record_sms_reply("+14155550000", "STOP") is None
+
+
+def test_the_message_id_is_stable_per_cart_flow_version_and_step(client: Cartback) -> None:
+    cart_id = capture(client)
+    from cartback.flows import enrol
+
+    enrolment = enrol(client.get_cart(cart_id), conversational_flow())
+    assert message_id(enrolment, "email") == message_id(enrolment, "email")
+    assert message_id(enrolment, "email") != message_id(enrolment, "other")
