@@ -53,10 +53,12 @@ class RecordingServer:
     def __init__(self, host: str = "127.0.0.1", *, tls: ssl.SSLContext | None = None) -> None:
         self.requests: list[Received] = []
         self._script: dict[str, deque[Reply]] = {}
+        self._by_event: dict[str, deque[Reply]] = {}
         self._lock = threading.Lock()
         self._holds: list[threading.Event] = []
-        self.in_flight = 0
-        self.max_in_flight = 0
+        self._in_flight: dict[str, int] = {}
+        self.max_in_flight: dict[str, int] = {}
+        """The most requests to each path that were being answered at once."""
         recorder = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -76,9 +78,10 @@ class RecordingServer:
                         body,
                     )
                 )
+                if reply.hold is not None:
+                    reply.hold.wait(BLOCK_LIMIT)
+                recorder._leave(self.path)  # before answering: the next request may follow
                 try:
-                    if reply.hold is not None:
-                        reply.hold.wait(BLOCK_LIMIT)
                     self.send_response(reply.status)
                     for key, value in reply.headers.items():
                         self.send_header(key, value)
@@ -87,8 +90,6 @@ class RecordingServer:
                     self.wfile.write(reply.body)
                 except OSError:
                     pass  # the client gave up (a timeout test)
-                finally:
-                    recorder._leave()
 
             do_POST = _handle
             do_GET = _handle
@@ -130,6 +131,12 @@ class RecordingServer:
         with self._lock:
             self._script.setdefault(path, deque()).extend(replies)
 
+    def answer_event(self, event_id: str, *replies: Reply) -> None:
+        """Answer the next requests whose ``webhook-id`` is ``event_id`` with
+        ``replies`` (whatever their order of arrival), then as for their path."""
+        with self._lock:
+            self._by_event.setdefault(event_id, deque()).extend(replies)
+
     def hold(self) -> threading.Event:
         """An event that holds answers until set (set by ``release`` at the end)."""
         event = threading.Event()
@@ -143,14 +150,19 @@ class RecordingServer:
     def _arrive(self, request: Received) -> Reply:
         with self._lock:
             self.requests.append(request)
-            self.in_flight += 1
-            self.max_in_flight = max(self.max_in_flight, self.in_flight)
-            queue = self._script.get(request.path)
-            return queue.popleft() if queue else Reply()
+            now = self._in_flight[request.path] = self._in_flight.get(request.path, 0) + 1
+            self.max_in_flight[request.path] = max(self.max_in_flight.get(request.path, 0), now)
+            for queue in (
+                self._by_event.get(request.headers.get("webhook-id", "")),
+                self._script.get(request.path),
+            ):
+                if queue:
+                    return queue.popleft()
+            return Reply()
 
-    def _leave(self) -> None:
+    def _leave(self, path: str) -> None:
         with self._lock:
-            self.in_flight -= 1
+            self._in_flight[path] -= 1
 
     def to(self, path: str) -> list[Received]:
         with self._lock:
