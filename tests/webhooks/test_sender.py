@@ -14,6 +14,7 @@ from cartback.webhooks import (
     Delivered,
     Delivery,
     DeliveryResult,
+    EndpointDisabled,
     RetryLater,
     WebhookDeliverer,
     WebhookEndpoint,
@@ -173,11 +174,42 @@ def test_410_disables_the_lane_and_hands_back_what_is_queued(
     assert sender.free_slots("gone") == 0
     assert len(server.to("/gone")) == 1
 
-    # New settings for the endpoint (here, a new rate) open the lane again.
-    renewed = target.model_copy(update={"rate_per_second": 5.0})
-    assert sender.submit(renewed, Delivery("e_10", b"{}")) == "accepted"
+    # A stale copy of the endpoint does not undo the 410; new settings, or the same
+    # ones applied explicitly once the shop re-enables it, do.
+    assert sender.submit(target.model_copy(), Delivery("e_10", b"{}")) == "disabled"
+    sender.update_endpoint(target)
+    assert sender.submit(target, Delivery("e_11", b"{}")) == "accepted"
     wait_until(lambda: len(results.of("gone")) == 4, what="the delivery after re-enabling")
-    assert results.kinds("gone")[-1] == "delivered"
+    renewed = target.model_copy(update={"rate_per_second": 5.0})
+    assert sender.submit(renewed, Delivery("e_12", b"{}")) == "accepted"
+    wait_until(lambda: len(results.of("gone")) == 5, what="the delivery with new settings")
+    assert results.kinds("gone")[-2:] == ["delivered", "delivered"]
+
+
+def test_disabling_an_endpoint_hands_back_its_queue_at_once(
+    server: RecordingServer, make_sender: Any, results: Results, real_now_clock: FakeClock
+) -> None:
+    held = server.hold()
+    server.answer("/off", Reply(204, hold=held))
+    target = lane_endpoint(server, "off", max_in_flight=1)
+    sender: WebhookSender = make_sender()
+    for delivery in deliveries("e", 3):
+        sender.submit(target, delivery)
+    wait_until(lambda: sender.snapshot()["off"].in_flight == 1, what="the first in flight")
+
+    disabled = target.model_copy(
+        update={"disabled": EndpointDisabled(reason="manual", at=real_now_clock())}
+    )
+    sender.update_endpoint(disabled)
+    assert [(r.kind, getattr(r, "reason", None)) for r in results.of("off")] == [
+        ("deferred", "endpoint_disabled"),
+        ("deferred", "endpoint_disabled"),
+    ]
+    assert sender.submit(disabled, Delivery("e_9", b"{}")) == "disabled"
+    held.set()
+    wait_until(lambda: len(results.of("off")) == 3, what="the one in flight")
+    assert results.kinds("off")[-1] == "delivered"
+    assert len(server.to("/off")) == 1
 
 
 def test_a_long_retry_after_pauses_the_endpoint_and_hands_back_its_queue(
@@ -201,6 +233,7 @@ def test_a_long_retry_after_pauses_the_endpoint_and_hands_back_its_queue(
         assert handed.reason == "endpoint_paused"
         assert handed.next_attempt_at == first.throttle_until
     assert sender.snapshot()["busy"].paused_until == first.throttle_until
+    assert sender.free_slots("busy") == 0
     assert len(server.to("/busy")) == 1
 
 

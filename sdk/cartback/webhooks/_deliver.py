@@ -54,6 +54,15 @@ log = logging.getLogger("cartback.webhooks")
 THROTTLE_STATUSES: Final = frozenset({429, 502, 503, 504})
 """Answers that say the receiver is overloaded: the endpoint is left alone for a while."""
 
+_LOG_LEVELS: Final = {
+    "delivered": logging.DEBUG,
+    "retry": logging.INFO,
+    "deferred": logging.INFO,
+    "disable_endpoint": logging.WARNING,
+    "dead": logging.WARNING,
+}
+"""One line per attempt: ids, status and error code only (never a body or a URL)."""
+
 _MAX_RESPONSE_BYTES: Final = 16_384
 """Bytes of an answer read (so a small answer keeps the connection reusable); the rest
 is never read, and nothing of it is kept."""
@@ -85,6 +94,10 @@ class Delivery:
                 "event_id must be 1-255 printable ASCII characters without spaces or dots",
                 field="event_id",
                 reason="invalid_token",
+            )
+        if not isinstance(self.body, bytes):
+            raise InvalidInputError(
+                "body must be the encoded JSON bytes", field="body", reason="not_bytes"
             )
         if self.attempt < 1:
             raise InvalidInputError(
@@ -270,7 +283,8 @@ class WebhookDeliverer:
         result = self._result(
             endpoint, delivery, at, status, error, retry_after_header, duration_ms
         )
-        log.info(
+        log.log(
+            _LOG_LEVELS[result.kind],
             "webhook %s endpoint=%s event=%s attempt=%d status=%s error=%s",
             result.kind,
             endpoint.id,

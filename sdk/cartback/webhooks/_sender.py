@@ -149,17 +149,13 @@ class WebhookSender:
         if self._closed:
             return "closed"
         if not endpoint.enabled:
+            self.update_endpoint(endpoint)
             return "disabled"
         lane = self._lane(endpoint)
         with lane.cond:
             if self._closed:
                 return "closed"
-            if endpoint != lane.endpoint:
-                lane.endpoint = endpoint
-                lane.disabled = False
-                lane.bucket.reconfigure(
-                    endpoint.rate_per_second, endpoint.effective_burst, now=self._monotonic()
-                )
+            self._apply_settings(lane, endpoint, force=False)
             if lane.disabled:
                 return "disabled"
             if len(lane.queue) >= self._max_queued:
@@ -177,14 +173,48 @@ class WebhookSender:
             lane.cond.notify()
         return "accepted"
 
+    def _apply_settings(self, lane: _Lane, endpoint: WebhookEndpoint, *, force: bool) -> None:
+        """New settings for a lane (under its lock): the rate, the concurrency, whether
+        it is disabled. Unless ``force``, the same settings change nothing, so a stale
+        copy of an endpoint does not undo a 410 seen during this run."""
+        if endpoint == lane.endpoint and not force:
+            return
+        lane.endpoint = endpoint
+        lane.disabled = not endpoint.enabled
+        lane.bucket.reconfigure(
+            endpoint.rate_per_second, endpoint.effective_burst, now=self._monotonic()
+        )
+        lane.cond.notify_all()
+
+    def update_endpoint(self, endpoint: WebhookEndpoint) -> None:
+        """Apply an endpoint's settings now, including whether it is enabled: call it
+        when an endpoint is disabled (its queued deliveries are handed back, the ones in
+        flight finish) or enabled again after a 410."""
+        with self._lock:
+            lane = self._lanes.get(endpoint.id)
+        if lane is None:
+            return
+        handed: list[tuple[Delivery, DeliveryResult]] = []
+        with lane.cond:
+            self._apply_settings(lane, endpoint, force=True)
+            if lane.disabled:
+                handed = self._hand_back(lane, lane.queue, "endpoint_disabled", None)
+        self._report(handed)
+
     def free_slots(self, endpoint_id: str) -> int:
-        """How many more deliveries the endpoint's queue takes now."""
+        """How many more deliveries the endpoint's queue takes now: 0 while it is
+        disabled, or paused for longer than ``max_hold``."""
         with self._lock:
             lane = self._lanes.get(endpoint_id)
         if lane is None:
             return 0 if self._closed else self._max_queued
         with lane.cond:
             if self._closed or lane.disabled:
+                return 0
+            if (
+                lane.paused_until is not None
+                and lane.paused_until - self._monotonic() > self._max_hold
+            ):
                 return 0
             return self._max_queued - len(lane.queue)
 
