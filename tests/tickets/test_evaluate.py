@@ -212,6 +212,13 @@ def test_evaluating_again_drafts_the_same_keys() -> None:
     assert [draft.dedupe_key for draft in first] == [draft.dedupe_key for draft in later]
 
 
+def test_the_cart_itself_always_counts_even_if_stamped_after_now() -> None:
+    ahead = cart("c_new", age=timedelta(seconds=-2))  # another worker's clock runs ahead
+    earlier = [cart("c_a", age=timedelta(days=1)), cart("c_b", age=timedelta(days=2))]
+    [draft] = evaluate_ticket_rules(REPEATED, ahead, history=earlier, now=NOW)
+    assert draft.reasons == ("3 abandoned carts in the last 30 days",)
+
+
 def test_a_cart_known_only_by_phone_still_counts_its_history() -> None:
     by_phone = [cart(f"c_{n}", email=None, age=timedelta(days=n)) for n in range(3)]
     [draft] = evaluate_ticket_rules(REPEATED, by_phone[0], history=by_phone[1:], now=NOW)

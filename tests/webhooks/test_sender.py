@@ -119,8 +119,10 @@ def test_deliveries_with_one_ordering_key_go_one_at_a_time_in_order(
     wait_until(lambda: len(server.to("/ordered")) == 1, what="the first delivery")
     assert sender.snapshot()["ordered"].queued == 4  # the others wait behind it
 
+    assert not sender.wait_idle(timeout=0.05)  # one is held, four are queued
     held.set()
-    wait_until(lambda: len(results.of("ordered")) == 5, what="all five deliveries")
+    assert sender.wait_idle(timeout=5)
+    assert len(results.of("ordered")) == 5
     assert [r.headers["webhook-id"] for r in server.to("/ordered")] == [d.event_id for d in batch]
     assert server.max_in_flight["/ordered"] == 1
 

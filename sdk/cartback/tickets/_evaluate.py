@@ -252,7 +252,11 @@ class _Facts:
             return f"{condition.channel} contact is {state}"
         if isinstance(condition, AbandonmentsCondition):
             since = self.now - condition.within
-            count = sum(1 for one in self.carts if since < one.created_at <= self.now)
+            count = 1 + sum(
+                1
+                for one in self.carts
+                if one.id != self.cart.id and since < one.created_at <= self.now
+            )
             if count < condition.at_least:
                 return None
             return f"{count} abandoned carts in the last {_period_text(condition.within)}"

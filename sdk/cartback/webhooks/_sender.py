@@ -81,6 +81,8 @@ class _Lane:
         self.in_flight = 0
         self.threads = 0
         self.rate_waiters = 0
+        self.reporting = 0
+        """Batches of results taken from the lane and not yet passed to ``on_result``."""
         self.bucket = TokenBucket(endpoint.rate_per_second, endpoint.effective_burst, now=now)
         self.paused_until: float | None = None
         self.paused_until_at: datetime | None = None
@@ -198,8 +200,10 @@ class WebhookSender:
         with lane.cond:
             self._apply_settings(lane, endpoint, force=True)
             if lane.disabled:
-                handed = self._hand_back(lane, lane.queue, "endpoint_disabled", None)
-        self._report(handed)
+                handed = self._reporting(
+                    lane, self._hand_back(lane, lane.queue, "endpoint_disabled", None)
+                )
+        self._report(lane, handed)
 
     def free_slots(self, endpoint_id: str) -> int:
         """How many more deliveries the endpoint's queue takes now: 0 while it is
@@ -237,13 +241,14 @@ class WebhookSender:
         return states
 
     def wait_idle(self, timeout: float) -> bool:
-        """Wait until every lane is empty with nothing in flight; False on timeout."""
+        """Wait until every lane is empty, with nothing in flight and every result passed
+        to ``on_result``; False on timeout."""
         deadline = time.monotonic() + timeout
         with self._lock:
             lanes = list(self._lanes.values())
         for lane in lanes:
             with lane.cond:
-                while lane.queue or lane.in_flight:
+                while lane.queue or lane.in_flight or lane.reporting:
                     remaining = deadline - time.monotonic()
                     if remaining <= 0:
                         return False
@@ -259,13 +264,15 @@ class WebhookSender:
             lanes = list(self._lanes.values())
         for lane in lanes:
             with lane.cond:
-                handed = self._hand_back(lane, lane.queue, "shutdown", self._clock())
+                handed = self._reporting(
+                    lane, self._hand_back(lane, lane.queue, "shutdown", self._clock())
+                )
                 lane.cond.notify_all()
-            self._report(handed)
+            self._report(lane, handed)
         deadline = time.monotonic() + timeout
         for lane in lanes:
             with lane.cond:
-                while lane.threads or lane.in_flight:
+                while lane.threads or lane.in_flight or lane.reporting:
                     remaining = deadline - time.monotonic()
                     if remaining <= 0:
                         return False
@@ -299,14 +306,33 @@ class WebhookSender:
             )
         return handed
 
-    def _report(self, results: list[tuple[Delivery, DeliveryResult]]) -> None:
-        for delivery, result in results:
-            try:
-                self._on_result(delivery, result)
-            except Exception as exc:  # the lane must go on; the lease will expire
-                log.error(
-                    "on_result failed for event %s: %s", delivery.event_id, type(exc).__name__
-                )
+    @staticmethod
+    def _reporting(
+        lane: _Lane, results: list[tuple[Delivery, DeliveryResult]]
+    ) -> list[tuple[Delivery, DeliveryResult]]:
+        """Count a batch as being reported (under the lane's lock)."""
+        if results:
+            lane.reporting += 1
+        return results
+
+    def _report(self, lane: _Lane, results: list[tuple[Delivery, DeliveryResult]]) -> None:
+        """Pass results to ``on_result`` (outside the lane's lock), then uncount them."""
+        if not results:
+            return
+        try:
+            for delivery, result in results:
+                try:
+                    self._on_result(delivery, result)
+                except Exception as exc:  # the lane must go on; the lease will expire
+                    log.error(
+                        "on_result failed for event %s: %s",
+                        delivery.event_id,
+                        type(exc).__name__,
+                    )
+        finally:
+            with lane.cond:
+                lane.reporting -= 1
+                lane.cond.notify_all()
 
     def _take(self, lane: _Lane) -> tuple[Delivery | None, list[tuple[Delivery, DeliveryResult]]]:
         """Wait for a delivery this thread may start, under the lane's lock. Returns
@@ -356,14 +382,16 @@ class WebhookSender:
                         lane.cond.notify_all()
                         return
                     endpoint = lane.endpoint
-                self._report(handed)
+                    self._reporting(lane, handed)
+                self._report(lane, handed)
                 if delivery is None:
                     continue
                 result = self._attempt(endpoint, delivery)
                 with lane.cond:
-                    handed = self._settle(lane, delivery, result)
+                    settled = [(delivery, result), *self._settle(lane, delivery, result)]
+                    self._reporting(lane, settled)
                     lane.cond.notify_all()
-                self._report([(delivery, result), *handed])
+                self._report(lane, settled)
         except BaseException:
             with lane.cond:
                 lane.threads -= 1
