@@ -22,11 +22,11 @@ from starlette.routing import Route
 from starlette.templating import Jinja2Templates
 
 from cartback import Cartback, Clock, LinkSigner, open_store, system_clock
+from server_example.backend_api import BackendApi
 from server_example.capture_api import CaptureApi
 from server_example.dashboard import Dashboard
 from server_example.links_api import LinksApi
 from server_example.openapi import openapi_document
-from server_example.orders_api import OrdersApi
 from server_example.plumbing import ApiError, accepts_gzip, error_response, gzipped
 from server_example.ratelimit import RateLimiter
 from server_example.settings import Settings
@@ -73,7 +73,7 @@ def create_app(
         per_minute=settings.rate_per_minute, burst=settings.rate_burst, clock=monotonic
     )
     capture = CaptureApi(cartback, settings, writer, limiter)
-    orders = OrdersApi(cartback, settings)
+    backend = BackendApi(cartback, settings)
     links = LinksApi(cartback, settings, TEMPLATES)
     dashboard = Dashboard(cartback, settings, TEMPLATES)
 
@@ -102,7 +102,7 @@ def create_app(
         Route("/api/capture", capture.capture, methods=["POST"]),
         Route("/api/capture/complete", capture.complete, methods=["POST"]),
         Route("/api/capture/optout", capture.optout, methods=["POST"]),
-        Route("/api/orders", orders.order_placed, methods=["POST"]),
+        *backend.routes(),
         Route("/r/{token}", links.recover, methods=["GET"]),
         Route("/u/{token}", links.unsubscribe, methods=["GET", "POST"]),
         Route("/cartback.js", snippet, methods=["GET"]),

@@ -3,34 +3,20 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Annotated, Any
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
 from cartback import Cartback, InvalidInputError, StoreUnavailableError
-from cartback._submission import invalid_input_from
+from cartback.notices import SessionNotice
 from server_example.plumbing import ApiError, client_key, read_json_object
 from server_example.ratelimit import RateLimiter
 from server_example.settings import Settings
 from server_example.writer import CaptureWriter, WriterOverloadedError
 
-__all__ = ["CaptureApi", "SessionEvent"]
-
-Token = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_.:-]+$")]
-
-
-class SessionEvent(BaseModel):
-    """The body of ``/complete`` and ``/optout``: which browser session it is about."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    v: int = 1
-    session_id: Token
-    event_id: Token | None = None
-    form_id: Annotated[str, Field(min_length=1, max_length=128)] | None = None
+__all__ = ["CaptureApi"]
 
 
 @dataclass
@@ -96,21 +82,23 @@ class CaptureApi:
             ) from None
         return JSONResponse({"status": outcome.status, "reasons": []})
 
-    async def _session_event(self, request: Request) -> SessionEvent:
+    async def _session_event(self, request: Request) -> SessionNotice:
         self._guard(request)
         data, _ = await read_json_object(request, self.settings.max_body_bytes)
         try:
-            return SessionEvent.model_validate(data)
-        except ValidationError as exc:
-            raise ApiError.from_invalid(invalid_input_from(exc)) from None
+            return SessionNotice.parse(data)
+        except InvalidInputError as exc:
+            raise ApiError.from_invalid(exc) from None
 
     async def complete(self, request: Request) -> JSONResponse:
-        """POST /api/capture/complete: the prospect submitted the form (bought)."""
+        """POST /api/capture/complete: the browser saw the order form submitted. The
+        session's carts wait for the shop's confirmation (the signed orders call) or a
+        failed payment; without either they are open again after ``submitted_ttl``."""
         event = await self._session_event(request)
-        closed = await run_in_threadpool(
-            self.cartback.mark_ordered, session_id=event.session_id, form_id=event.form_id
+        submitted = await run_in_threadpool(
+            self.cartback.mark_submitted, event.session_id, form_id=event.form_id
         )
-        return JSONResponse({"status": "closed", "carts": len(closed)})
+        return JSONResponse({"status": "submitted", "carts": len(submitted)})
 
     async def optout(self, request: Request) -> JSONResponse:
         """POST /api/capture/optout: "No thanks" — delete what this session captured."""

@@ -12,8 +12,17 @@ from pathlib import Path
 from typing import Any
 
 from cartback import Submission
-from server_example.capture_api import SessionEvent, response_schema
-from server_example.orders_api import OrderPlaced
+from cartback.notices import (
+    DeviceNotice,
+    InboundEmailNotice,
+    InboundSmsNotice,
+    OrderNotice,
+    PaymentFailureNotice,
+    SessionNotice,
+    SocialOptInNotice,
+    TrackNotice,
+)
+from server_example.capture_api import response_schema
 
 __all__ = ["OPENAPI_PATH", "openapi_document"]
 
@@ -31,7 +40,9 @@ _ERROR = {
 
 
 def _schema(model: type[Any]) -> dict[str, Any]:
-    schema: dict[str, Any] = model.model_json_schema(ref_template="#/components/schemas/{model}")
+    schema: dict[str, Any] = model.model_json_schema(
+        ref_template="#/components/schemas/{model}", by_alias=True
+    )
     schema.pop("$defs", None)
     return schema
 
@@ -45,7 +56,7 @@ def _errors(*statuses: int) -> dict[str, Any]:
         415: "Content type is not application/json or text/plain",
         422: "A field is invalid; the body names it and the reason",
         429: "Rate limited; see Retry-After",
-        503: "Overloaded; see Retry-After",
+        503: "Overloaded or the database is unavailable; see Retry-After",
     }
     return {
         str(status): {
@@ -77,11 +88,61 @@ def _status_body(status: str, carts: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+_SIGNED: dict[str, tuple[str, str, list[str], str]] = {
+    "/api/devices": ("registerDevice", "Register a push token for a prospect, or invalidate one",
+                     ["DeviceNotice"], "Registered, invalidated or unchanged"),
+    "/api/social": ("socialOptIn", "A Messenger or Instagram opt-in", ["SocialOptInNotice"],
+                    "Registered"),
+    "/api/track": ("track", "Something the prospect did (activity, a metric, a purchase)",
+                   ["TrackNotice"], "Recorded"),
+    "/api/inbound/email": ("inboundEmail", "A reply to a recovery email: pauses the flow",
+                           ["InboundEmailNotice"], "Recorded"),
+    "/api/inbound/sms": ("inboundSms", "An SMS back: STOP withdraws SMS consent",
+                         ["InboundSmsNotice"], "Recorded, opted out or unknown number"),
+}  # fmt: skip
+
+
+def _signed(
+    operation: str, summary: str, bodies: list[str], answer: str, params: list[Any]
+) -> dict[str, Any]:
+    schema: dict[str, Any] = (
+        {"$ref": f"#/components/schemas/{bodies[0]}"}
+        if len(bodies) == 1
+        else {"oneOf": [{"$ref": f"#/components/schemas/{body}"} for body in bodies]}
+    )
+    return {
+        "post": {
+            "operationId": operation,
+            "summary": summary + " (signed: Standard Webhooks, CARTBACK_API_SECRET)",
+            "parameters": params,
+            "requestBody": {"required": True, "content": {"application/json": {"schema": schema}}},
+            "responses": {
+                "200": _json_response(
+                    answer,
+                    {
+                        "type": "object",
+                        "required": ["status"],
+                        "properties": {"status": {"type": "string"}},
+                    },
+                ),
+                **_errors(400, 401, 403, 413, 422, 503),
+            },
+        }
+    }
+
+
 def openapi_document() -> dict[str, Any]:
-    """The OpenAPI 3.1 document for the capture, order, link and unsubscribe endpoints."""
-    closed = _status_body("closed", {"type": "integer"})
+    """The OpenAPI 3.1 document for the capture, signed, link and unsubscribe endpoints."""
+    closed = _status_body("submitted", {"type": "integer"})
     forgotten = _status_body("forgotten", {"type": "integer"})
-    order_closed = _status_body("closed", {"type": "array", "items": {"type": "string"}})
+    order_closed = {
+        "type": "object",
+        "required": ["status", "carts"],
+        "properties": {
+            "status": {"enum": ["closed", "payment_failed"]},
+            "carts": {"type": "array", "items": {"type": "string"}},
+        },
+    }
     html = {"text/html": {"schema": {"type": "string"}}}
     token = {"name": "token", "in": "path", "required": True, "schema": {"type": "string"}}
     utm = [
@@ -116,10 +177,11 @@ def openapi_document() -> dict[str, Any]:
             "/api/capture/complete": {
                 "post": {
                     "operationId": "checkoutCompleted",
-                    "summary": "The prospect submitted the order form: close the session's carts",
-                    "requestBody": _json_body("SessionEvent", text_plain=True),
+                    "summary": "The prospect submitted the order form: the session's carts await"
+                    " the order",
+                    "requestBody": _json_body("SessionNotice", text_plain=True),
                     "responses": {
-                        "200": _json_response("Carts closed", closed),
+                        "200": _json_response("Carts submitted", closed),
                         **_errors(400, 403, 413, 415, 422, 429),
                     },
                 }
@@ -128,7 +190,7 @@ def openapi_document() -> dict[str, Any]:
                 "post": {
                     "operationId": "optOut",
                     "summary": "No thanks: delete what this browser session captured",
-                    "requestBody": _json_body("SessionEvent", text_plain=True),
+                    "requestBody": _json_body("SessionNotice", text_plain=True),
                     "responses": {
                         "200": _json_response("Deleted", forgotten),
                         **_errors(400, 403, 413, 415, 422, 429),
@@ -138,15 +200,29 @@ def openapi_document() -> dict[str, Any]:
             "/api/orders": {
                 "post": {
                     "operationId": "orderPlaced",
-                    "summary": "Server to server: an order closes open carts (Standard Webhooks)",
+                    "summary": "Server to server: an order closes open carts, or a failed"
+                    " payment keeps them open (signed: Standard Webhooks, CARTBACK_API_SECRET)",
                     "parameters": signature_headers,
-                    "requestBody": _json_body("OrderPlaced", text_plain=False),
+                    "requestBody": {
+                        "required": True,
+                        "content": {
+                            "application/json": {
+                                "schema": {
+                                    "oneOf": [
+                                        {"$ref": "#/components/schemas/OrderNotice"},
+                                        {"$ref": "#/components/schemas/PaymentFailureNotice"},
+                                    ]
+                                }
+                            }
+                        },
+                    },
                     "responses": {
-                        "200": _json_response("Carts closed", order_closed),
-                        **_errors(400, 401, 403, 413, 422),
+                        "200": _json_response("Carts closed, or kept open", order_closed),
+                        **_errors(400, 401, 403, 413, 422, 503),
                     },
                 }
             },
+            **{path: _signed(*spec, signature_headers) for path, spec in _SIGNED.items()},
             "/r/{token}": {
                 "get": {
                     "operationId": "openRecoveryLink",
@@ -185,8 +261,14 @@ def openapi_document() -> dict[str, Any]:
         "components": {
             "schemas": {
                 "Submission": _schema(Submission),
-                "SessionEvent": _schema(SessionEvent),
-                "OrderPlaced": _schema(OrderPlaced),
+                "SessionNotice": _schema(SessionNotice),
+                "OrderNotice": _schema(OrderNotice),
+                "PaymentFailureNotice": _schema(PaymentFailureNotice),
+                "DeviceNotice": _schema(DeviceNotice),
+                "SocialOptInNotice": _schema(SocialOptInNotice),
+                "TrackNotice": _schema(TrackNotice),
+                "InboundEmailNotice": _schema(InboundEmailNotice),
+                "InboundSmsNotice": _schema(InboundSmsNotice),
                 "Error": _ERROR,
             }
         },

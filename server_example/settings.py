@@ -34,8 +34,10 @@ class Settings:
     """Where the receiver is reachable (``CARTBACK_PUBLIC_URL``); its origin is allowed."""
     allowed_origins: tuple[str, ...] = ()
     """Shop origins allowed to post captures (``CARTBACK_ALLOWED_ORIGINS``, comma list)."""
-    order_secret: str | None = None
-    """Standard Webhooks secret (``whsec_...``) of ``/api/orders`` (``CARTBACK_ORDER_SECRET``)."""
+    api_secret: str | None = None
+    """Standard Webhooks secret (``whsec_...``) the signed API (``/api/orders``,
+    ``/api/devices``, ``/api/social``, ``/api/track``, ``/api/inbound/*``) verifies
+    (``CARTBACK_API_SECRET``; ``CARTBACK_ORDER_SECRET`` is read as well)."""
     trusted_country_header: str | None = None
     """A CDN header holding the visitor's country, used when the form has none."""
     trusted_client_ip_header: str | None = None
@@ -109,7 +111,7 @@ class Settings:
             secret_key=env["CARTBACK_SECRET_KEY"].encode(),
             public_url=env.get("CARTBACK_PUBLIC_URL", "http://127.0.0.1:8000"),
             allowed_origins=_split(env.get("CARTBACK_ALLOWED_ORIGINS")),
-            order_secret=env.get("CARTBACK_ORDER_SECRET") or None,
+            api_secret=env.get("CARTBACK_API_SECRET") or env.get("CARTBACK_ORDER_SECRET") or None,
             trusted_country_header=env.get("CARTBACK_TRUSTED_COUNTRY_HEADER") or None,
             trusted_client_ip_header=env.get("CARTBACK_TRUSTED_CLIENT_IP_HEADER") or None,
             max_body_bytes=int(env.get("CARTBACK_MAX_BODY_BYTES", 16 * 1024)),

@@ -19,7 +19,7 @@ from tests.conftest import FakeClock
 from tests.sdk._support import outbox
 
 ORIGIN = "https://shop.example"
-ORDER_SECRET = "whsec_" + base64.b64encode(b"order-secret-of-at-least-32-byte").decode()
+API_SECRET = "whsec_" + base64.b64encode(b"order-secret-of-at-least-32-byte").decode()
 CAPTURE: dict[str, Any] = {
     "v": 1,
     "form_id": "f1",
@@ -53,7 +53,7 @@ def make_settings(tmp_path: Path, **overrides: Any) -> Settings:
         "admin_password": "correct horse battery",
         "secret_key": b"s" * 32,
         "allowed_origins": (ORIGIN,),
-        "order_secret": ORDER_SECRET,
+        "api_secret": API_SECRET,
         "form_urls": {"f1": "https://shop.example/checkout"},
         "trusted_country_header": "cf-ipcountry",
         "rate_per_minute": 60,
@@ -284,18 +284,25 @@ def test_unknown_api_paths_and_methods_answer_json(api: TestClient) -> None:
 # -- complete and opt-out --------------------------------------------------------------
 
 
-def test_checkout_completed_closes_the_sessions_cart(api: TestClient) -> None:
+def test_checkout_completed_leaves_the_sessions_cart_awaiting_the_order(
+    api: TestClient, clock: FakeClock
+) -> None:
+    """A submit seen in the browser is not a purchase: the cart waits for the shop's
+    confirmation, and is open again without one."""
     beacon(api, CAPTURE)
     response = beacon(
         api,
         {"v": 1, "session_id": "sess-1", "event_id": "e2", "form_id": "f1"},
         "/api/capture/complete",
     )
-    assert response.json() == {"status": "closed", "carts": 1}
+    assert response.json() == {"status": "submitted", "carts": 1}
     [cart] = sdk(api).list_carts().items
-    assert cart.status == "ordered"
+    assert cart.status == "submitted"
     again = beacon(api, {"session_id": "sess-1"}, "/api/capture/complete")
-    assert again.json() == {"status": "closed", "carts": 0}
+    assert again.json() == {"status": "submitted", "carts": 0}
+    clock.advance(hours=1, seconds=1)
+    assert sdk(api).reopen_stale_submissions() == 1
+    assert sdk(api).get_cart(cart.id).status == "open"
 
 
 def test_opt_out_deletes_what_the_session_captured(api: TestClient) -> None:
@@ -328,7 +335,7 @@ def test_session_endpoints_validate_their_bodies(api: TestClient, path: str) -> 
 # -- orders (server to server) ---------------------------------------------------------
 
 
-def signed_order(body: dict[str, Any], clock: FakeClock, secret: str = ORDER_SECRET) -> Any:
+def signed_order(body: dict[str, Any], clock: FakeClock, secret: str = API_SECRET) -> Any:
     raw = json.dumps(body).encode()
     return raw, webhook_headers(secret, "msg_1", int(clock().timestamp()), raw)
 
@@ -375,7 +382,7 @@ def test_a_signed_but_invalid_order_body_is_a_422(api: TestClient, clock: FakeCl
 
 
 def test_orders_are_refused_when_no_secret_is_configured(tmp_path: Path, clock: FakeClock) -> None:
-    app = create_app(make_settings(tmp_path, order_secret=None), clock=clock)
+    app = create_app(make_settings(tmp_path, api_secret=None), clock=clock)
     with TestClient(app) as client:
         response = client.post("/api/orders", json={"email": "jane@example.com"})
     assert response.status_code == 403
@@ -496,6 +503,11 @@ def test_the_served_openapi_document_is_the_committed_one(api: TestClient) -> No
         "/api/capture/complete",
         "/api/capture/optout",
         "/api/orders",
+        "/api/devices",
+        "/api/social",
+        "/api/track",
+        "/api/inbound/email",
+        "/api/inbound/sms",
         "/r/{token}",
         "/u/{token}",
     }

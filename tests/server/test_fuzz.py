@@ -59,7 +59,7 @@ from tests.conftest import FakeClock
 pytestmark = pytest.mark.slow
 
 SECRET_KEY = b"fuzz-secret-key-of-at-least-32-bytes!!"
-ORDER_SECRET = "whsec_" + base64.b64encode(b"order-secret-of-at-least-32-byte").decode()
+API_SECRET = "whsec_" + base64.b64encode(b"order-secret-of-at-least-32-byte").decode()
 ORIGIN = "https://shop.example"
 LIMIT = 16 * 1024
 TABLES = ("carts", "cart_sessions", "consent_events", "outbox", "link_clicks")
@@ -733,7 +733,7 @@ def fuzz_settings(tmp_path: Path) -> Settings:
         admin_password="correct horse battery",
         secret_key=SECRET_KEY,
         allowed_origins=(ORIGIN,),
-        order_secret=ORDER_SECRET,
+        api_secret=API_SECRET,
         trusted_country_header="cf-ipcountry",
         trusted_client_ip_header="x-forwarded-for",
         form_urls={"f1": "https://shop.example/checkout?step=1"},
@@ -809,7 +809,7 @@ def schemathesis_cases(
         if case.path == "/api/orders" and sign and mode is GenerationMode.POSITIVE:
             # Signed with the real secret, so the body itself gets validated.
             timestamp = int(clock.now.timestamp())
-            headers.update(webhook_headers(ORDER_SECRET, "msg_s", timestamp, content))
+            headers.update(webhook_headers(API_SECRET, "msg_s", timestamp, content))
         request = httpx.Request(
             kwargs["method"], kwargs["url"], params=kwargs.get("params") or None
         )
@@ -1020,7 +1020,7 @@ def signed_orders(fuzzer: Fuzzer, clock: FakeClock) -> None:
     def send(body: Any, ascii_only: bool, skew: int, tamper: str, msg_id: str) -> None:
         raw = encode(body, ascii_only=ascii_only)
         timestamp = int(clock.now.timestamp()) + skew
-        signed = webhook_headers(ORDER_SECRET, msg_id, timestamp, raw)
+        signed = webhook_headers(API_SECRET, msg_id, timestamp, raw)
         headers = {"content-type": "application/json", **signed}
         if tamper == "body":
             raw += b" "
