@@ -25,7 +25,7 @@ import pytest
 from playwright.sync_api import Page, Route
 
 from cartback import contains_card_number, parse_submission
-from server_example.capture_api import SessionEvent
+from cartback.notices import SessionNotice
 
 from .support import FixtureSite, PageLog, Post, SeenRequest, wait_until
 
@@ -100,7 +100,7 @@ def instrumented(
         if post.status < 300:
             parse_submission(post.json())  # raises InvalidInputError on a refused body
     for post in site.posts(COMPLETE) + site.posts(OPTOUT):
-        SessionEvent.model_validate(post.json())
+        SessionNotice.parse(post.json())
     if not request.node.stash.get(_OTHER_ORIGIN_EXPECTED, False):
         assert_first_party_only(page_log, site)
     assert_no_repeats(site.posts(CAPTURE))
