@@ -9,6 +9,7 @@ import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
+from urllib.parse import parse_qs
 
 import jinja2
 from starlette.applications import Starlette
@@ -21,13 +22,21 @@ from starlette.responses import FileResponse, JSONResponse, PlainTextResponse, R
 from starlette.routing import Route
 from starlette.templating import Jinja2Templates
 
-from cartback import Cartback, Clock, LinkSigner, open_store, system_clock
+from cartback import (
+    Cartback,
+    Clock,
+    InvalidInputError,
+    LinkSigner,
+    PaymentFailureReason,
+    open_store,
+    system_clock,
+)
 from server_example.backend_api import BackendApi
 from server_example.capture_api import CaptureApi
 from server_example.dashboard import Dashboard
 from server_example.links_api import LinksApi
 from server_example.openapi import openapi_document
-from server_example.plumbing import ApiError, accepts_gzip, error_response, gzipped
+from server_example.plumbing import ApiError, accepts_gzip, error_response, gzipped, read_body
 from server_example.ratelimit import RateLimiter
 from server_example.settings import Settings
 from server_example.writer import CaptureWriter
@@ -96,7 +105,33 @@ def create_app(
         return TEMPLATES.TemplateResponse(request, "demo_shop.html", {})
 
     async def demo_thanks(request: Request) -> Response:
-        return TEMPLATES.TemplateResponse(request, "demo_thanks.html", {})
+        # The demo shop's own backend: it confirms the order (or reports the failed
+        # payment) to the receiver, as a real shop's backend would through /api/orders.
+        form: dict[str, list[str]] = {}
+        if request.method == "POST":
+            body = await read_body(request, settings.max_body_bytes)
+            form = parse_qs(body.decode("utf-8", "replace"), max_num_fields=64)
+        email = (form.get("email") or [""])[-1].strip()
+        outcome = (form.get("demo_outcome") or ["paid"])[-1]
+        context: dict[str, object] = {"paid": True, "closed": 0, "reason": ""}
+        if email and "@" in email:
+            try:
+                if outcome in ("authentication_timeout", "card_declined"):
+                    reason: PaymentFailureReason = (
+                        "card_declined" if outcome == "card_declined" else "authentication_timeout"
+                    )
+                    failed = await run_in_threadpool(
+                        cartback.record_payment_failure, reason, email=email
+                    )
+                    context.update(paid=False, closed=len(failed), reason=reason)
+                else:
+                    closed = await run_in_threadpool(
+                        cartback.mark_ordered, email=email, order_id="demo"
+                    )
+                    context["closed"] = len(closed)
+            except (InvalidInputError, ApiError):
+                pass  # a demo form with an odd address: nothing to confirm
+        return TEMPLATES.TemplateResponse(request, "demo_thanks.html", context)
 
     routes = [
         Route("/api/capture", capture.capture, methods=["POST"]),

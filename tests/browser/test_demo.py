@@ -87,3 +87,24 @@ def test_an_eu_prospect_is_never_stored(
         page.click("h1")
     assert answer.value.json() == {"status": "not_stored", "reasons": ["country_excluded"]}
     assert carts(receiver_app) == ()
+
+
+def test_a_declined_card_keeps_the_cart_open_with_its_reason(
+    page: Page, live_receiver: str, receiver_app: Starlette
+) -> None:
+    page.goto(live_receiver + "/")
+    fill_demo_form(page)
+    wait_until(lambda: len(carts(receiver_app)) == 1, what="the captured cart", page=page)
+    page.select_option("#demo_outcome", "card_declined")
+    page.click("button[type=submit]")
+    expect(page.locator("h1")).to_have_text("Your payment did not go through")
+    (cart,) = carts(receiver_app)
+    assert cart.status == "open"
+    assert [failure.reason for failure in cart.payment_failures] == ["card_declined"]
+
+
+def test_the_thanks_page_says_when_no_cart_had_been_captured(
+    page: Page, live_receiver: str
+) -> None:
+    page.goto(live_receiver + "/thanks")
+    expect(page.locator("p")).to_contain_text("nothing had been captured")
