@@ -8,11 +8,13 @@ durable SQLite writes).
 
 With ``--durable PATH`` the same endpoint also stores each body, as one row, in a SQLite
 file (WAL, ``synchronous=FULL``) before it answers, group-committed by one writer thread
-the way the receiver's writer commits. That is the least any receiver can do that
-acknowledges a capture only once it is durable: no validation, one insert, one shared
-fsync. Its figures bound what a receiver can reach on the machine.
+the way the receiver's writer commits; with ``--durable postgresql://...`` in a
+PostgreSQL table the same way (one multi-row insert and one commit per batch). That is
+the least any receiver can do that acknowledges a capture only once it is durable: no
+validation, one insert, one shared commit. Its figures bound what a receiver can reach
+on the machine with that database.
 
-    python bench/bare_app.py --port 8001 [--durable PATH]
+    python bench/bare_app.py --port 8001 [--durable PATH | --durable postgresql://...]
 """
 
 from __future__ import annotations
@@ -23,7 +25,6 @@ import json
 import queue
 import sqlite3
 import threading
-from pathlib import Path
 
 import uvicorn
 from starlette.applications import Starlette
@@ -37,7 +38,7 @@ _Pending = tuple[bytes, "asyncio.Future[None]"]
 class DurableLog:
     """Rows of raw bodies, committed in batches by one thread; a future per body."""
 
-    def __init__(self, path: Path, *, max_batch: int = 64) -> None:
+    def __init__(self, path: str, *, max_batch: int = 64) -> None:
         self._path = path
         self._max_batch = max_batch
         self._queue: queue.SimpleQueue[_Pending] = queue.SimpleQueue()
@@ -49,19 +50,42 @@ class DurableLog:
         return future
 
     def _run(self) -> None:
+        if self._path.startswith(("postgresql://", "postgres://")):
+            self._run_postgres()
         db = sqlite3.connect(self._path, isolation_level=None, check_same_thread=False)
         db.execute("PRAGMA journal_mode = WAL")
         db.execute("PRAGMA synchronous = FULL")
         db.execute("CREATE TABLE IF NOT EXISTS captures (id INTEGER PRIMARY KEY, body BLOB)")
         while True:
-            batch = [self._queue.get()]
-            while len(batch) < self._max_batch and not self._queue.empty():
-                batch.append(self._queue.get_nowait())
+            batch = self._batch()
+            marks = ", ".join(["(?)"] * len(batch))
             db.execute("BEGIN")
-            db.executemany("INSERT INTO captures (body) VALUES (?)", [(b,) for b, _ in batch])
+            db.execute(f"INSERT INTO captures (body) VALUES {marks}", [b for b, _ in batch])
             db.execute("COMMIT")
-            futures = [future for _, future in batch]
-            futures[0].get_loop().call_soon_threadsafe(_settle, futures)
+            self._answer(batch)
+
+    def _run_postgres(self) -> None:
+        import psycopg
+
+        with psycopg.connect(self._path, autocommit=True) as db:
+            db.execute("CREATE TABLE IF NOT EXISTS captures (id bigserial PRIMARY KEY, body bytea)")
+            while True:
+                batch = self._batch()
+                marks = ", ".join(["(%s)"] * len(batch))
+                with db.transaction():
+                    db.execute(f"INSERT INTO captures (body) VALUES {marks}", [b for b, _ in batch])
+                self._answer(batch)
+
+    def _batch(self) -> list[_Pending]:
+        batch = [self._queue.get()]
+        while len(batch) < self._max_batch and not self._queue.empty():
+            batch.append(self._queue.get_nowait())
+        return batch
+
+    @staticmethod
+    def _answer(batch: list[_Pending]) -> None:
+        futures = [future for _, future in batch]
+        futures[0].get_loop().call_soon_threadsafe(_settle, futures)
 
 
 def _settle(futures: list[asyncio.Future[None]]) -> None:
@@ -70,7 +94,7 @@ def _settle(futures: list[asyncio.Future[None]]) -> None:
             future.set_result(None)
 
 
-def make_app(durable: Path | None = None) -> Starlette:
+def make_app(durable: str | None = None) -> Starlette:
     log = DurableLog(durable) if durable is not None else None
 
     async def capture(request: Request) -> JSONResponse:
@@ -96,7 +120,7 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python bench/bare_app.py", description=__doc__)
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8001)
-    parser.add_argument("--durable", type=Path, help="SQLite file to store each body in")
+    parser.add_argument("--durable", help="SQLite file or postgresql:// DSN to store each body in")
     args = parser.parse_args(argv)
     # The same settings as server_example/__main__.py.
     uvicorn.run(

@@ -65,9 +65,11 @@ def _free_port() -> int:
 
 
 class PostgresServer:
-    """One PostgreSQL cluster in a temporary folder."""
+    """One PostgreSQL cluster in a temporary folder (``durable=True``: fsync and
+    synchronous commits on, as in production; benchmarks use that)."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, durable: bool = False) -> None:
+        self.durable = durable
         bin_dir = _bin_dir()
         if bin_dir is None:
             raise RuntimeError(available() or "PostgreSQL not found")
@@ -108,14 +110,15 @@ class PostgresServer:
                 "UTF8",
                 "--no-sync",
             )
+        speed = [] if self.durable else [
+            "-c fsync=off", "-c synchronous_commit=off", "-c full_page_writes=off"
+        ]  # fmt: skip
         options = " ".join(
             [
                 f"-p {self.port}",
                 "-c listen_addresses=127.0.0.1",
                 f"-c unix_socket_directories={self.root}",
-                "-c fsync=off",
-                "-c synchronous_commit=off",
-                "-c full_page_writes=off",
+                *speed,
                 "-c max_connections=200",
             ]
         )
@@ -159,6 +162,24 @@ class PostgresServer:
         finally:
             with self.admin(DATABASE) as conn:
                 conn.execute(f"DROP SCHEMA {name} CASCADE")
+
+    def pids(self) -> list[int]:
+        """The server's processes: the postmaster and its children (for CPU figures)."""
+        try:
+            postmaster = int((self.data / "postmaster.pid").read_text().split()[0])
+        except (OSError, ValueError, IndexError):
+            return []
+        children = []
+        for entry in Path("/proc").iterdir():
+            if entry.name.isdigit():
+                try:
+                    status = (entry / "status").read_text()
+                except OSError:
+                    continue
+                for line in status.splitlines():
+                    if line.startswith("PPid:") and int(line.split()[1]) == postmaster:
+                        children.append(int(entry.name))
+        return [postmaster, *children]
 
     def destroy(self) -> None:
         """Stop the server if it runs and remove its folder."""
