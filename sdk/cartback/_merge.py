@@ -7,7 +7,7 @@ touched follows the latest capture.
 
 from __future__ import annotations
 
-from typing import Any, TypeVar
+from typing import Any, Final, TypeVar
 
 from pydantic import BaseModel
 
@@ -97,13 +97,11 @@ def merge_into(cart: Cart, plan: CapturePlan) -> Cart | None:
 
 def filled_fields(cart: Cart) -> tuple[str, ...]:
     """Names of the contact fields a cart holds (never their values)."""
-    contact = cart.contact
-    names = [
-        name
-        for name in type(contact).model_fields
-        if name not in ("phone_e164", "address_extra") and getattr(contact, name) is not None
-    ]
-    return (*names, *sorted(contact.address_extra))
+    held = cart.contact.model_dump(exclude_none=True, exclude=_NOT_NAMES)
+    return (*held, *sorted(cart.contact.address_extra))
+
+
+_NOT_NAMES: Final = {"phone_e164", "address_extra"}
 
 
 def changed_fields(old: Cart, new: Cart) -> tuple[str, ...]:

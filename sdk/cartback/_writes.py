@@ -205,14 +205,14 @@ def save_captures(tx: ReadTransaction, plans: Sequence[CapturePlan]) -> list[Sav
     """Save eligible captures in order: read what deciding needs, decide, apply."""
     keys = {_key(plan) for plan in plans}
     event_ids = {plan.event_id for plan in plans if plan.event_id}
-    receipts = tx.receipts(event_ids) if event_ids else {}
-    receipt_carts = tx.carts({r.cart_id for r in receipts.values()}) if receipts else {}
     prospects = {_key(plan)[0] for plan in plans if plan.consents}
+    open_carts, receipts, ledgers = tx.capture_state(keys, event_ids, prospects)
+    receipt_carts = tx.carts({r.cart_id for r in receipts.values()}) if receipts else {}
     state = CaptureState(
-        open_carts=tx.open_carts(keys),
+        open_carts=open_carts,
         receipts=receipts,
         receipt_carts=receipt_carts,
-        ledgers=tx.consent_events(prospects) if prospects else {},
+        ledgers=ledgers,
     )
     changes, outcomes = decide_captures(plans, state)
     if changes:

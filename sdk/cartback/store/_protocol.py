@@ -319,6 +319,13 @@ class ReadTransaction(Protocol):
         given), oldest first."""
         ...
 
+    def capture_state(
+        self, keys: Collection[CartKey], event_ids: Collection[str], prospects: Collection[str]
+    ) -> tuple[dict[CartKey, Cart], dict[str, Receipt], dict[str, list[ConsentEvent]]]:
+        """``open_carts(keys)``, ``receipts(event_ids)`` and ``consent_events(prospects)``
+        at once (a backend may read them in one round trip)."""
+        ...
+
     def receipts(self, event_ids: Collection[str]) -> dict[str, Receipt]:
         """The receipts of these capture ``event_id``\\ s that were saved."""
         ...

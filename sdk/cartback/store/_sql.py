@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Collection, Iterator, Sequence
 from datetime import UTC, date, datetime, time, timedelta
+from functools import lru_cache
 from typing import Any, Literal, Protocol, TypeVar
 
 from cartback._contact_values import normalize_email
@@ -82,6 +83,21 @@ class Connection(Protocol):
         """Run one statement; the number of rows it changed."""
         ...
 
+    def run(self, sql: str, params: Sequence[object] = ()) -> None:
+        """Run one write whose result nobody reads (PostgreSQL pipelines it with the
+        statements after it: one round trip for a transaction's writes and commit)."""
+        ...
+
+    def batch(self, statements: Sequence[tuple[str, Sequence[object]]]) -> list[list[Row]]:
+        """Run several reads; their rows, in order (PostgreSQL: one round trip)."""
+        ...
+
+    def insert(self, into: str, rows: Sequence[Sequence[object]], tail: str = "") -> None:
+        """``INSERT INTO {into} VALUES ...{tail}`` for every row, the backend's fastest
+        way (SQLite: one multi-row statement; PostgreSQL: one pipelined statement per
+        row, whose parsed form is cached)."""
+        ...
+
 
 def _marks(count: int, width: int = 1) -> str:
     one = "(" + ", ".join("?" * width) + ")" if width > 1 else "?"
@@ -97,6 +113,12 @@ def _escape_like(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
+@lru_cache(maxsize=4096)
+def _iso(value: datetime) -> str:
+    # A batch of captures stamps each row with the same few times: format each once.
+    return value.astimezone(UTC).isoformat(timespec="microseconds")
+
+
 class Dialect:
     """How values cross into and out of one database (SQLite by default)."""
 
@@ -106,7 +128,7 @@ class Dialect:
             raise InvalidInputError(
                 "datetimes must be timezone-aware", field="at", reason="naive_datetime"
             )
-        return value.astimezone(UTC).isoformat(timespec="microseconds")
+        return _iso(value)
 
     def dt(self, value: object) -> datetime:
         """A stored time back as a UTC datetime."""
@@ -213,6 +235,54 @@ class Transaction:
         rows = self._db.execute(sql + " ORDER BY created_at, id", params)
         return [Cart.model_validate_json(body) for (body,) in rows]
 
+    def capture_state(
+        self, keys: Collection[CartKey], event_ids: Collection[str], prospects: Collection[str]
+    ) -> tuple[dict[CartKey, Cart], dict[str, Receipt], dict[str, list[ConsentEvent]]]:
+        """What deciding a batch of captures reads, in one go: the open carts of
+        ``keys``, the receipts of ``event_ids``, the ledgers of ``prospects``."""
+        wanted = set(keys)
+        owners = sorted({prospect for prospect, _ in wanted})
+        ids, ledgers = sorted(set(event_ids)), sorted(set(prospects))
+        if max(len(owners), len(ids), len(ledgers)) > _CHUNK:  # a huge batch: one by one
+            return self.open_carts(keys), self.receipts(event_ids), self.consent_events(prospects)
+        statements: list[tuple[str, Sequence[object]]] = [
+            (
+                f"SELECT prospect, form_id, body FROM carts WHERE {_OPEN}"
+                f" AND prospect IN ({_marks(len(owners))})",
+                owners,
+            )
+        ]
+        if ids:
+            statements.append(
+                (
+                    "SELECT event_id, cart_id, status, at FROM capture_receipts"
+                    f" WHERE event_id IN ({_marks(len(ids))})",
+                    ids,
+                )
+            )
+        if ledgers:
+            statements.append(
+                (
+                    "SELECT prospect, body FROM consent_events"
+                    f" WHERE prospect IN ({_marks(len(ledgers))}) ORDER BY at, seq",
+                    ledgers,
+                )
+            )
+        results = iter(self._db.batch(statements))
+        carts = {
+            (prospect, form_id): Cart.model_validate_json(body)
+            for prospect, form_id, body in next(results)
+            if (prospect, form_id) in wanted
+        }
+        receipts: dict[str, Receipt] = {}
+        for event_id, cart_id, status, at in next(results) if ids else ():
+            saved: SaveStatus = status
+            receipts[event_id] = Receipt(event_id, cart_id, saved, self._dialect.dt(at))
+        found: dict[str, list[ConsentEvent]] = {}
+        for prospect, body in next(results) if ledgers else ():
+            found.setdefault(prospect, []).append(ConsentEvent.model_validate_json(body))
+        return carts, receipts, found
+
     def receipts(self, event_ids: Collection[str]) -> dict[str, Receipt]:
         """The receipts of these capture ``event_id``\\ s."""
         found: dict[str, Receipt] = {}
@@ -275,198 +345,137 @@ class Transaction:
         return found
 
     def apply(self, changes: Changes) -> None:
-        """Write ``changes``: one statement per table."""
+        """Write ``changes``: one statement per table (each backend sends a batch of rows
+        its fastest way: ``Connection.insert``)."""
         ts = self._dialect.ts
+        insert = self._db.insert
         carts = (*changes.new_carts, *changes.updated_carts)
         if carts:
-            params: list[object] = []
-            for cart in carts:
-                params += (
-                    cart.id,
-                    cart.contact.prospect_key,
-                    cart.context.form_id,
-                    cart.context.product_id,
-                    cart.status,
-                    ts(cart.created_at),
-                    ts(cart.updated_at),
-                    cart.model_dump_json(),
-                )
-            self._db.execute(
-                "INSERT INTO carts (id, prospect, form_id, product_id, status, created_at,"
-                f" updated_at, body) VALUES {_marks(len(carts), 8)} ON CONFLICT (id) DO UPDATE"
-                " SET product_id = excluded.product_id, status = excluded.status,"
-                " updated_at = excluded.updated_at, body = excluded.body",
-                params,
+            insert(
+                "carts (id, prospect, form_id, product_id, status, created_at, updated_at, body)",
+                [
+                    (
+                        cart.id,
+                        cart.contact.prospect_key,
+                        cart.context.form_id,
+                        cart.context.product_id,
+                        cart.status,
+                        ts(cart.created_at),
+                        ts(cart.updated_at),
+                        cart.model_dump_json(),
+                    )
+                    for cart in carts
+                ],
+                " ON CONFLICT (id) DO UPDATE SET product_id = excluded.product_id,"
+                " status = excluded.status, updated_at = excluded.updated_at,"
+                " body = excluded.body",
             )
         if changes.sessions:
-            self._db.execute(
-                "INSERT INTO cart_sessions (session_id, cart_id)"
-                f" VALUES {_marks(len(changes.sessions), 2)} ON CONFLICT DO NOTHING",
-                [value for link in changes.sessions for value in link],
+            insert(
+                "cart_sessions (session_id, cart_id)", changes.sessions, " ON CONFLICT DO NOTHING"
             )
         if changes.consent:
-            params = []
-            for event in changes.consent:
-                params += (
-                    event.id,
-                    event.prospect,
-                    event.channel,
-                    event.action,
-                    ts(event.at),
-                    event.session_id,
-                    event.model_dump_json(),
-                )
-            self._db.execute(
-                "INSERT INTO consent_events (id, prospect, channel, action, at, session_id,"
-                f" body) VALUES {_marks(len(changes.consent), 7)}",
-                params,
-            )
+            insert(
+                "consent_events (id, prospect, channel, action, at, session_id, body)",
+                [
+                    (e.id, e.prospect, e.channel, e.action, ts(e.at), e.session_id,
+                     e.model_dump_json())
+                    for e in changes.consent
+                ],
+            )  # fmt: skip
         if changes.receipts:
-            params = []
-            for receipt in changes.receipts:
-                params += (receipt.event_id, receipt.cart_id, receipt.status, ts(receipt.at))
-            self._db.execute(
-                "INSERT INTO capture_receipts (event_id, cart_id, status, at)"
-                f" VALUES {_marks(len(changes.receipts), 4)} ON CONFLICT DO NOTHING",
-                params,
+            insert(
+                "capture_receipts (event_id, cart_id, status, at)",
+                [(r.event_id, r.cart_id, r.status, ts(r.at)) for r in changes.receipts],
+                " ON CONFLICT DO NOTHING",
             )
         if changes.clicks:
-            params = []
-            for click in changes.clicks:
-                params += (click.cart_id, ts(click.at), json.dumps(dict(click.utm), sort_keys=True))
-            self._db.execute(
-                "INSERT INTO link_clicks (cart_id, at, utm)"
-                f" VALUES {_marks(len(changes.clicks), 3)}",
-                params,
+            insert(
+                "link_clicks (cart_id, at, utm)",
+                [
+                    (click.cart_id, ts(click.at), json.dumps(dict(click.utm), sort_keys=True))
+                    for click in changes.clicks
+                ],
             )
         if changes.devices:
-            params = []
-            for device in changes.devices:
-                params += (
-                    device.platform,
-                    device.token,
-                    device.prospect,
-                    ts(device.registered_at),
-                    device.model_dump_json(),
-                )
-            self._db.execute(
-                "INSERT INTO devices (platform, token, prospect, registered_at, body)"
-                f" VALUES {_marks(len(changes.devices), 5)} ON CONFLICT (platform, token)"
-                " DO UPDATE SET prospect = excluded.prospect,"
+            insert(
+                "devices (platform, token, prospect, registered_at, body)",
+                [
+                    (d.platform, d.token, d.prospect, ts(d.registered_at), d.model_dump_json())
+                    for d in changes.devices
+                ],
+                " ON CONFLICT (platform, token) DO UPDATE SET prospect = excluded.prospect,"
                 " registered_at = excluded.registered_at, body = excluded.body",
-                params,
             )
         if changes.social:
-            params = []
-            for recipient in changes.social:
-                params += (
-                    recipient.platform,
-                    recipient.page_id,
-                    recipient.recipient_id,
-                    recipient.prospect,
-                    ts(recipient.opted_in_at),
-                    recipient.model_dump_json(),
-                )
-            self._db.execute(
-                "INSERT INTO social_recipients (platform, page_id, recipient_id, prospect,"
-                f" opted_in_at, body) VALUES {_marks(len(changes.social), 6)}"
+            insert(
+                "social_recipients (platform, page_id, recipient_id, prospect, opted_in_at, body)",
+                [
+                    (r.platform, r.page_id, r.recipient_id, r.prospect, ts(r.opted_in_at),
+                     r.model_dump_json())
+                    for r in changes.social
+                ],
                 " ON CONFLICT (platform, page_id, recipient_id) DO UPDATE SET"
                 " prospect = excluded.prospect, opted_in_at = excluded.opted_in_at,"
                 " body = excluded.body",
-                params,
-            )
+            )  # fmt: skip
         if changes.enrolments:
-            params = []
-            for scheduled in changes.enrolments:
-                enrolment = scheduled.enrolment
-                due = None if scheduled.due_at is None else ts(scheduled.due_at)
-                params += (
-                    enrolment.cart_id,
-                    enrolment.prospect,
-                    enrolment.flow_id,
-                    enrolment.flow_version,
-                    due,
-                    enrolment.model_dump_json(),
-                )
-            self._db.execute(
-                "INSERT INTO enrolments (cart_id, prospect, flow_id, flow_version, due_at, body)"
-                f" VALUES {_marks(len(changes.enrolments), 6)} ON CONFLICT (cart_id) DO UPDATE"
-                " SET due_at = excluded.due_at, body = excluded.body,"
-                " lease_owner = NULL, lease_until = NULL",
-                params,
+            insert(
+                "enrolments (cart_id, prospect, flow_id, flow_version, due_at, body)",
+                [
+                    (
+                        s.enrolment.cart_id,
+                        s.enrolment.prospect,
+                        s.enrolment.flow_id,
+                        s.enrolment.flow_version,
+                        None if s.due_at is None else ts(s.due_at),
+                        s.enrolment.model_dump_json(),
+                    )
+                    for s in changes.enrolments
+                ],
+                " ON CONFLICT (cart_id) DO UPDATE SET due_at = excluded.due_at,"
+                " body = excluded.body, lease_owner = NULL, lease_until = NULL",
             )
         if changes.messages:
-            params = []
-            for record in changes.messages:
-                params += (
-                    record.id,
-                    record.prospect,
-                    record.cart_id,
-                    record.channel,
-                    record.status,
-                    ts(record.at),
-                    record.model_dump_json(),
-                )
-            self._db.execute(
-                "INSERT INTO messages (id, prospect, cart_id, channel, status, at, body)"
-                f" VALUES {_marks(len(changes.messages), 7)} ON CONFLICT (id) DO UPDATE"
-                " SET status = excluded.status, at = excluded.at, body = excluded.body",
-                params,
-            )
+            insert(
+                "messages (id, prospect, cart_id, channel, status, at, body)",
+                [
+                    (m.id, m.prospect, m.cart_id, m.channel, m.status, ts(m.at),
+                     m.model_dump_json())
+                    for m in changes.messages
+                ],
+                " ON CONFLICT (id) DO UPDATE SET status = excluded.status, at = excluded.at,"
+                " body = excluded.body",
+            )  # fmt: skip
         if changes.activities:
-            params = []
-            for activity in changes.activities:
-                params += (
-                    activity.prospect,
-                    activity.kind,
-                    ts(activity.at),
-                    activity.model_dump_json(),
-                )
-            self._db.execute(
-                "INSERT INTO activities (prospect, kind, at, body)"
-                f" VALUES {_marks(len(changes.activities), 4)}",
-                params,
+            insert(
+                "activities (prospect, kind, at, body)",
+                [(a.prospect, a.kind, ts(a.at), a.model_dump_json()) for a in changes.activities],
             )
         if changes.replies:
-            params = []
-            for reply in changes.replies:
-                params += (
-                    reply.id,
-                    reply.prospect,
-                    reply.cart_id,
-                    ts(reply.at),
-                    reply.model_dump_json(),
-                )
-            self._db.execute(
-                "INSERT INTO replies (id, prospect, cart_id, at, body)"
-                f" VALUES {_marks(len(changes.replies), 5)} ON CONFLICT (id) DO NOTHING",
-                params,
+            insert(
+                "replies (id, prospect, cart_id, at, body)",
+                [
+                    (r.id, r.prospect, r.cart_id, ts(r.at), r.model_dump_json())
+                    for r in changes.replies
+                ],
+                " ON CONFLICT (id) DO NOTHING",
             )
         if changes.sms_numbers:
-            params = []
-            for phone, prospect, at in changes.sms_numbers:
-                params += (phone, prospect, ts(at))
-            self._db.execute(
-                "INSERT INTO sms_numbers (phone, prospect, at)"
-                f" VALUES {_marks(len(changes.sms_numbers), 3)} ON CONFLICT (phone) DO UPDATE"
-                " SET prospect = excluded.prospect, at = excluded.at",
-                params,
+            insert(
+                "sms_numbers (phone, prospect, at)",
+                [(phone, prospect, ts(at)) for phone, prospect, at in changes.sms_numbers],
+                " ON CONFLICT (phone) DO UPDATE SET prospect = excluded.prospect, at = excluded.at",
             )
         if changes.events:
-            params = []
-            for domain_event in changes.events:
-                params += (
-                    domain_event.event_id,
-                    domain_event.type,
-                    ts(domain_event.occurred_at),
-                    getattr(domain_event, "cart_id", None),
-                    domain_event.model_dump_json(),
-                )
-            self._db.execute(
-                "INSERT INTO outbox (event_id, type, occurred_at, cart_id, data)"
-                f" VALUES {_marks(len(changes.events), 5)}",
-                params,
-            )
+            insert(
+                "outbox (event_id, type, occurred_at, cart_id, data)",
+                [
+                    (e.event_id, e.type, ts(e.occurred_at), getattr(e, "cart_id", None),
+                     e.model_dump_json())
+                    for e in changes.events
+                ],
+            )  # fmt: skip
 
 
 class SqlStore:

@@ -29,6 +29,21 @@ class _Connection:
     def count(self, sql: str, params: Sequence[object] = ()) -> int:
         return self._db.execute(sql, params).rowcount
 
+    def run(self, sql: str, params: Sequence[object] = ()) -> None:
+        self._db.execute(sql, params)
+
+    def batch(self, statements: Sequence[tuple[str, Sequence[object]]]) -> list[list[Row]]:
+        return [self._db.execute(sql, params).fetchall() for sql, params in statements]
+
+    def insert(self, into: str, rows: Sequence[Sequence[object]], tail: str = "") -> None:
+        # One statement for the whole batch: each statement is a release and re-take of
+        # the GIL, which the event loop's thread makes expensive.
+        width = len(rows[0])
+        marks = ", ".join(["(" + ", ".join("?" * width) + ")"] * len(rows))
+        self._db.execute(
+            f"INSERT INTO {into} VALUES {marks}{tail}", [v for row in rows for v in row]
+        )
+
 
 class SQLiteStore(SqlStore):
     """A ``Store`` in one SQLite file (or ``":memory:"``).
