@@ -129,8 +129,9 @@ class SmtpSender:
         except smtplib.SMTPNotSupportedError:
             codes = {"starttls": "starttls_unsupported", "auth": "auth_unsupported"}
             return SendResult.failed(codes.get(stage, "smtputf8_unsupported"))
-        except smtplib.SMTPServerDisconnected:
-            return SendResult.retry("disconnected")
+        except smtplib.SMTPServerDisconnected as error:  # smtplib's name for a failed read
+            timed_out = isinstance(error.__context__, TimeoutError)
+            return SendResult.retry("timeout" if timed_out else "disconnected")
         except smtplib.SMTPException:  # e.g. no AUTH mechanism in common
             return SendResult.failed("auth_unsupported" if stage == "auth" else "smtp_error")
         except ssl.SSLCertVerificationError:
