@@ -171,6 +171,7 @@ def test_a_full_queue_is_transient(twilio: respx.MockRouter) -> None:
         (httpx.ConnectTimeout("connect"), "timeout"),
         (httpx.ConnectError("refused"), "network_error"),
         (httpx.RemoteProtocolError("reset"), "network_error"),
+        (httpx.DecodingError("garbled"), "bad_response"),
     ],
 )
 def test_timeouts_and_network_errors_are_retried(

@@ -75,6 +75,8 @@ def exchange(
         return SendResult.retry("timeout")
     except httpx.TransportError:  # connection refused or reset, TLS, protocol errors
         return SendResult.retry("network_error")
+    except httpx.RequestError:  # a body that does not decode, a redirect loop
+        return SendResult.retry("bad_response")
     return classify(response)
 
 

@@ -23,8 +23,8 @@ SendOutcome = Literal["accepted", "retry", "failed"]
 
 ERROR_CODE: Final = re.compile(r"[a-z0-9][a-z0-9_]{0,63}")
 """The shape of every ``SendResult.error``: lower-case letters, digits and ``_``, at most
-64 characters. No address, number, token or provider text can take this shape by
-accident, so an error code is always safe to log and store."""
+64 characters. An email address, a ``+`` number, a sentence of provider text cannot
+take it; the senders build codes from fixed words and providers' numeric codes only."""
 
 
 @dataclass(frozen=True, slots=True)
