@@ -23,8 +23,9 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from cartback import ConfigurationError
-from cartback.messages import message_id_header
+from cartback.messages import build_email, message_id_header
 from cartback.senders import SendResult, SmtpSender
+from tests.messages.fixtures import ALL_CONSENT, SHOP, SIGNER, cart, request
 from tests.senders._support import KEY, FakeTime, assert_safe, email, policy, sms
 from tests.waiting import wait_until
 
@@ -360,3 +361,16 @@ def test_implicit_tls_sends_the_email(certificate: tuple[Path, Path]) -> None:
 
 def test_default_ports_follow_the_security() -> None:
     assert [SmtpSender("h", security=s).port for s in ("starttls", "tls", "none")] == [587, 465, 25]
+
+
+def test_a_non_ascii_address_goes_through_smtputf8(server: tuple[Server, int]) -> None:
+    handler, port = server
+    built = build_email(
+        request(cart(email="josé@example.com", first_name="José")),
+        shop=SHOP,
+        signer=SIGNER,
+        consent=ALL_CONSENT,
+    )
+    assert plain(port, FakeTime()).send(built, idempotency_key=KEY).outcome == "accepted"
+    [(_, recipients, _)] = wait_until(lambda: handler.received, what="the email")
+    assert recipients == ["josé@example.com"]
