@@ -29,7 +29,7 @@ import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, Final, Literal, Protocol
+from typing import Final, Literal
 
 from cartback._errors import MessageRefusedError
 from cartback._models import Cart, MessageRecord
@@ -55,6 +55,7 @@ from cartback.messages import (
     Coupon,
     CouponSource,
     MessageRequest,
+    PushMessage,
     ShopSettings,
     build_audience_event,
     build_email,
@@ -62,6 +63,7 @@ from cartback.messages import (
     build_sms,
     build_social_message,
 )
+from cartback.senders import OutgoingMessage, Sender, SendResult
 from cartback.store import CartQuery, Changes, Scheduled, Settlement
 
 __all__ = [
@@ -69,8 +71,6 @@ __all__ = [
     "TEMPLATE_ROUTES",
     "Dispatcher",
     "DispatcherSettings",
-    "SendOutcome",
-    "Sender",
     "TickReport",
 ]
 
@@ -109,29 +109,6 @@ _RETRY_DELAYS: Final = (
     timedelta(hours=2),
     timedelta(hours=6),
 )
-
-
-class SendOutcome(Protocol):
-    """What a sender answers (``cartback.senders.SendResult``)."""
-
-    @property
-    def outcome(self) -> Literal["accepted", "retry", "failed"]: ...
-    @property
-    def error(self) -> str | None: ...
-    @property
-    def provider_id(self) -> str | None: ...
-    @property
-    def retry_after(self) -> float | None: ...
-    @property
-    def invalid_recipient(self) -> bool: ...
-
-
-class Sender(Protocol):
-    """Hands one built message to a provider (``cartback.senders``)."""
-
-    def send(self, message: Any, *, idempotency_key: str) -> SendOutcome:
-        """Send ``message``; the provider sees ``idempotency_key`` where it can."""
-        ...
 
 
 @dataclass(frozen=True)
@@ -391,7 +368,7 @@ class Dispatcher:
             return enrolment.after(plan, at=now, outcome="skipped")
         code = coupon.code if coupon else None
         self._record(enrolment, plan, cart, now, "sending", attempts=attempts, coupon_code=code)
-        outcome = self._hand_over(sender, step.channel, built, msg_id)
+        outcome = self._hand_over(sender, built, msg_id)
         if outcome.outcome == "accepted":
             self._record(
                 enrolment,
@@ -434,13 +411,12 @@ class Dispatcher:
         return enrolment.after(plan, at=now, outcome="failed")
 
     def _hand_over(
-        self, sender: Sender, channel: MessageChannel, built: object, msg_id: str
-    ) -> SendOutcome:
+        self, sender: Sender, built: OutgoingMessage | tuple[PushMessage, ...], msg_id: str
+    ) -> SendResult:
         """Send; a push goes to every device (accepted when one accepted it), and a
         device the provider calls dead is invalidated."""
-        if channel != "push":
+        if not isinstance(built, tuple):
             return sender.send(built, idempotency_key=msg_id)
-        assert isinstance(built, tuple)
         outcomes = []
         for index, push in enumerate(built):
             outcome = sender.send(push, idempotency_key=f"{msg_id}.{index}")
@@ -456,7 +432,7 @@ class Dispatcher:
 
     def _build(
         self, channel: MessageChannel, template: str, request: MessageRequest, facts: ProspectFacts
-    ) -> object:
+    ) -> OutgoingMessage | tuple[PushMessage, ...]:
         builder = TEMPLATE_ROUTES.get(template, (channel, template))[0]
         shop, signer = self.settings.shop, self.signer
         consent: dict[str, bool] = {c: decision.allowed for c, decision in facts.consent.items()}

@@ -10,13 +10,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email import message_from_bytes, policy
-from typing import Any, Literal
+from typing import Any
 
 import pytest
 
-from cartback import Cartback, LinkSigner, ShopSettings, Store
+from cartback import Cartback, LinkSigner, MessageChannel, ShopSettings, Store
 from cartback._dispatcher import Dispatcher, DispatcherSettings, TickReport, message_id
 from cartback.flows import FlowAssignments, conversational_flow, multichannel_flow
+from cartback.senders import SendOutcome, SendResult
 from tests.conftest import FakeClock
 from tests.sdk._support import outbox, submission
 
@@ -30,29 +31,26 @@ SHOP = ShopSettings(
 SIGNER = LinkSigner(b"k" * 32)
 
 
-@dataclass(frozen=True)
-class Result:
-    outcome: Literal["accepted", "retry", "failed"]
-    error: str | None = None
-    provider_id: str | None = None
-    retry_after: float | None = None
-    invalid_recipient: bool = False
+def Result(outcome: SendOutcome, **fields: Any) -> SendResult:
+    return SendResult(outcome=outcome, **fields)
 
 
 @dataclass
 class FakeSender:
     """Records every hand-over; answers from ``script`` (then accepts)."""
 
-    script: list[Result] = field(default_factory=list)
+    script: list[SendResult] = field(default_factory=list)
     sent: list[tuple[str, Any]] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def send(self, message: Any, *, idempotency_key: str) -> Result:
+    channel: MessageChannel = "email"
+
+    def send(self, message: Any, *, idempotency_key: str) -> SendResult:
         with self.lock:
             self.sent.append((idempotency_key, message))
             if self.script:
                 return self.script.pop(0)
-        return Result("accepted", provider_id="p-" + idempotency_key[-6:])
+        return SendResult(outcome="accepted", provider_id="p" + idempotency_key[-6:])
 
 
 @pytest.fixture
@@ -234,7 +232,7 @@ def test_a_crash_between_send_and_record_sends_again_under_the_same_id(
     crashing = FakeSender()
     original = crashing.send
 
-    def send_then_crash(message: Any, *, idempotency_key: str) -> Result:
+    def send_then_crash(message: Any, *, idempotency_key: str) -> SendResult:
         original(message, idempotency_key=idempotency_key)
         raise Crash  # the process dies after the provider accepted, before recording
 
