@@ -9,12 +9,16 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import os
+import signal
 import sys
+import threading
+from datetime import timedelta
 from pathlib import Path
 
 import uvicorn
 
-from server_example.app import create_app
+from cartback import Cartback, LinkSigner, open_store
+from server_example.app import create_app, recovery_runner
 from server_example.openapi import OPENAPI_PATH, render
 from server_example.settings import Settings
 
@@ -31,10 +35,21 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--write-openapi", action="store_true", help="rewrite server_example/openapi.json and exit"
     )
+    parser.add_argument(
+        "command",
+        nargs="?",
+        choices=["serve", "dispatch"],
+        default="serve",
+        help="serve (the receiver, default) or dispatch (only the recovery dispatcher, for"
+        " deployments that run it apart; set CARTBACK_DISPATCHER=off on the receivers)",
+    )
     args = parser.parse_args(argv)
     if args.write_openapi:
         OPENAPI_PATH.write_text(render(), encoding="utf-8")
         print(f"wrote {OPENAPI_PATH}")
+        return
+    if args.command == "dispatch":
+        dispatch(args.database)
         return
 
     public_url = f"http://{args.host}:{args.port}"
@@ -62,6 +77,32 @@ def main(argv: list[str] | None = None) -> None:
         log_level="warning",
         access_log=False,  # request URLs may carry tokens; keep personal data out of logs
     )
+
+
+def dispatch(database: str | None) -> None:
+    """Run the recovery dispatcher alone until SIGTERM or Ctrl-C."""
+    settings = Settings.from_env()
+    if database is not None:
+        settings = dataclasses.replace(settings, database=database)
+    store = open_store(settings.database, synchronous=settings.synchronous)
+    signer = LinkSigner(settings.secret_key)
+    cartback = Cartback(
+        store,
+        policy=settings.policy,
+        forms=settings.forms,
+        retention_days=settings.retention_days,
+        links=signer,
+        submitted_ttl=timedelta(minutes=settings.submitted_minutes),
+    )
+    runner = recovery_runner(cartback, settings, signer)
+    stopping = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stopping.set())
+    print("cartback dispatcher started (Ctrl-C to stop)", file=sys.stderr, flush=True)
+    runner.start()
+    stopping.wait()
+    runner.stop()
+    store.close()
 
 
 if __name__ == "__main__":

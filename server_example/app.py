@@ -8,6 +8,7 @@ import logging
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from datetime import timedelta
 from pathlib import Path
 from urllib.parse import parse_qs
 
@@ -31,6 +32,8 @@ from cartback import (
     open_store,
     system_clock,
 )
+from cartback._dispatcher import DispatcherSettings
+from cartback.senders import Senders
 from server_example.backend_api import BackendApi
 from server_example.capture_api import CaptureApi
 from server_example.dashboard import Dashboard
@@ -38,6 +41,13 @@ from server_example.links_api import LinksApi
 from server_example.openapi import openapi_document
 from server_example.plumbing import ApiError, accepts_gzip, error_response, gzipped, read_body
 from server_example.ratelimit import RateLimiter
+from server_example.recovery import (
+    RecoveryRunner,
+    build_dispatcher,
+    flow_assignments,
+    make_senders,
+    shop_settings,
+)
 from server_example.settings import Settings
 from server_example.writer import CaptureWriter
 
@@ -56,27 +66,48 @@ TEMPLATES = Jinja2Templates(
 )
 
 
+def recovery_runner(
+    cartback: Cartback, settings: Settings, signer: LinkSigner, *, senders: Senders | None = None
+) -> RecoveryRunner:
+    """The dispatcher these settings describe, in its runner (not started)."""
+    shop = shop_settings(
+        settings.shop, public_url=settings.public_url, form_urls=settings.form_urls
+    )
+    dispatcher = build_dispatcher(
+        cartback,
+        DispatcherSettings(assignments=flow_assignments(settings.flows), shop=shop),
+        senders or make_senders(settings.senders, smtp_url=settings.smtp_url),
+        signer=signer,
+    )
+    return RecoveryRunner(dispatcher, cartback, interval=settings.dispatch_interval)
+
+
 def create_app(
     settings: Settings,
     *,
     clock: Clock = system_clock,
     monotonic: Callable[[], float] = time.monotonic,
+    senders: Senders | None = None,
 ) -> Starlette:
     """The receiver wired to the store ``settings.database`` names (a SQLite file or a
     ``postgresql://`` DSN).
 
     ``clock`` (UTC wall time: links, sessions, login throttling) and ``monotonic`` (the
-    per-process capture rate limit) are injectable for tests.
+    per-process capture rate limit) are injectable for tests; ``senders`` replaces the
+    senders the settings describe (tests, or an integrator wiring providers in code).
     """
     store = open_store(settings.database, synchronous=settings.synchronous)
+    signer = LinkSigner(settings.secret_key)
     cartback = Cartback(
         store,
         policy=settings.policy,
         forms=settings.forms,
         clock=clock,
         retention_days=settings.retention_days,
-        links=LinkSigner(settings.secret_key),
+        links=signer,
+        submitted_ttl=timedelta(minutes=settings.submitted_minutes),
     )
+    recovery = recovery_runner(cartback, settings, signer, senders=senders)
     writer = CaptureWriter(cartback.save)
     limiter = RateLimiter(
         per_minute=settings.rate_per_minute, burst=settings.rate_burst, clock=monotonic
@@ -190,12 +221,15 @@ def create_app(
         await purge()
         writer.start()
         purger = asyncio.create_task(purge_periodically())
+        if settings.dispatcher:
+            recovery.start()
         try:
             yield
         finally:
             purger.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await purger
+            recovery.stop()
             writer.stop()
             store.close()
 
@@ -221,4 +255,5 @@ def create_app(
     app.router.redirect_slashes = False
     app.state.cartback = cartback
     app.state.settings = settings
+    app.state.recovery = recovery
     return app

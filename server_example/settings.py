@@ -8,7 +8,7 @@ import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from cartback import ConfigurationError, EligibilityPolicy, OrderForm
 
@@ -60,6 +60,25 @@ class Settings:
     """Carts idle this long are purged (``CARTBACK_RETENTION_DAYS``)."""
     demo: bool = False
     """Serve the demo shop page at ``/``."""
+    shop: Mapping[str, Any] = field(default_factory=dict)
+    """What recovery messages say and who sends them (``shop`` in ``CARTBACK_CONFIG``:
+    the fields of ``cartback.ShopSettings``)."""
+    flows: Mapping[str, Any] = field(default_factory=dict)
+    """Which carts enter which flow (``flows`` in ``CARTBACK_CONFIG``: ``default``,
+    ``by_form``, ``by_product``, ``definitions``); the conversational email by default."""
+    senders: Mapping[str, Any] = field(default_factory=dict)
+    """How each channel sends (``senders`` in ``CARTBACK_CONFIG``); a channel without one
+    is a dry run: recorded, never sent."""
+    smtp_url: str | None = None
+    """``smtp://user:password@host:port?security=starttls`` for email (``CARTBACK_SMTP_URL``)."""
+    dispatcher: bool = True
+    """Run the recovery dispatcher in the receiver (``CARTBACK_DISPATCHER=off`` when
+    ``python -m server_example dispatch`` runs it as its own process)."""
+    dispatch_interval: float = 15.0
+    """Seconds between two dispatcher ticks (``CARTBACK_DISPATCH_INTERVAL``)."""
+    submitted_minutes: int = 60
+    """Minutes a submitted cart waits for the order before it is abandoned again
+    (``CARTBACK_SUBMITTED_MINUTES``)."""
 
     def __post_init__(self) -> None:
         if len(self.secret_key) < 32:
@@ -67,6 +86,11 @@ class Settings:
         if len(self.admin_password) < 8:
             raise ConfigurationError(
                 "admin_password must hold at least 8 characters", setting="admin_password"
+            )
+        if self.dispatch_interval <= 0 or self.submitted_minutes < 1:
+            raise ConfigurationError(
+                "dispatch_interval and submitted_minutes must be positive",
+                setting="dispatch_interval",
             )
         if self.max_body_bytes < 1024:
             raise ConfigurationError(
@@ -92,6 +116,12 @@ class Settings:
         config: dict[str, object] = {}
         if env.get("CARTBACK_CONFIG"):
             config = json.loads(Path(env["CARTBACK_CONFIG"]).read_text(encoding="utf-8"))
+        sections = {}
+        for section in ("shop", "flows", "senders"):
+            value = config.get(section, {})
+            if not isinstance(value, dict):
+                raise ConfigurationError(f"{section} must be an object", setting=section)
+            sections[section] = value
         forms_raw = config.get("forms", {})
         urls_raw = config.get("form_urls", {})
         if not isinstance(forms_raw, dict) or not isinstance(urls_raw, dict):
@@ -122,6 +152,13 @@ class Settings:
             policy=EligibilityPolicy.model_validate(config.get("policy", {})),
             synchronous="FULL" if synchronous == "FULL" else "NORMAL",
             retention_days=int(env.get("CARTBACK_RETENTION_DAYS", 90)),
+            shop=sections["shop"],
+            flows=sections["flows"],
+            senders=sections["senders"],
+            smtp_url=env.get("CARTBACK_SMTP_URL") or None,
+            dispatcher=env.get("CARTBACK_DISPATCHER", "on").lower() not in ("off", "0", "no"),
+            dispatch_interval=float(env.get("CARTBACK_DISPATCH_INTERVAL", 15)),
+            submitted_minutes=int(env.get("CARTBACK_SUBMITTED_MINUTES", 60)),
         )
 
     @classmethod
