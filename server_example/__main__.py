@@ -16,9 +16,11 @@ from datetime import timedelta
 from pathlib import Path
 
 import uvicorn
+from starlette.applications import Starlette
 
 from cartback import Cartback, LinkSigner, open_store
 from server_example.app import create_app, recovery_runner
+from server_example.demo import DemoClock, Mailbox
 from server_example.openapi import OPENAPI_PATH, render
 from server_example.settings import Settings
 
@@ -34,6 +36,12 @@ def main(argv: list[str] | None = None) -> None:
     )
     parser.add_argument(
         "--write-openapi", action="store_true", help="rewrite server_example/openapi.json and exit"
+    )
+    parser.add_argument(
+        "--speed",
+        type=float,
+        default=360.0,
+        help="the demo's clock runs this many times faster (360: three hours in 30 seconds)",
     )
     parser.add_argument(
         "command",
@@ -57,26 +65,59 @@ def main(argv: list[str] | None = None) -> None:
         settings = Settings.from_env()
         if args.database is not None:
             settings = dataclasses.replace(settings, database=args.database)
-        banner = [f"cartback receiver on {public_url}  (dashboard: {public_url}/admin)"]
-    else:
-        database = args.database or str(Path("cartback-demo.sqlite3").resolve())
-        settings = Settings.for_demo(database, public_url)
-        banner = [
-            "cartback demo",
-            f"  demo shop (order form): {public_url}/",
-            f"  dashboard:              {public_url}/admin",
-            f"  admin password:         {settings.admin_password}",
-            f"  database:               {settings.database}",
-            "Fill in the order form, close the tab, then open the dashboard.",
-        ]
-    print("\n".join(banner), file=sys.stderr, flush=True)
-    uvicorn.run(
-        create_app(settings),
-        host=args.host,
-        port=args.port,
-        log_level="warning",
-        access_log=False,  # request URLs may carry tokens; keep personal data out of logs
+        print(
+            f"cartback receiver on {public_url}  (dashboard: {public_url}/admin)",
+            file=sys.stderr,
+            flush=True,
+        )
+        serve(create_app(settings), args.host, args.port)
+        return
+    demo(args, public_url)
+
+
+def demo(args: argparse.Namespace, public_url: str) -> None:
+    """The demo: receiver, order form, dashboard and a local mailbox, time running fast."""
+    database = args.database or str(Path("cartback-demo.sqlite3").resolve())
+    settings = Settings.for_demo(database, public_url)
+    clock = DemoClock(speed=args.speed)
+    mailbox = Mailbox(clock)
+    mailbox.start()
+    print(
+        "\n".join(
+            [
+                "cartback demo",
+                f"  demo shop (order form): {public_url}/",
+                f"  dashboard:              {public_url}/admin",
+                f"  admin password:         {settings.admin_password}",
+                f"  mailbox:                {public_url}/mailbox",
+                f"  database:               {settings.database}",
+                f"Time runs {args.speed:g} times faster: the recovery email comes about"
+                f" {3 * 3600 / args.speed:.0f} seconds after you leave the order form.",
+                "Fill in the order form with a US or Canadian address, close the tab, then"
+                " watch the dashboard and the mailbox. Ctrl-C stops the demo.",
+            ]
+        ),
+        file=sys.stderr,
+        flush=True,
     )
+    try:
+        serve(create_app(settings, clock=clock, mailbox=mailbox), args.host, args.port)
+    finally:
+        mailbox.stop()
+
+
+def serve(app: Starlette, host: str, port: int) -> None:
+    """uvicorn until Ctrl-C or SIGTERM; Ctrl-C ends the process cleanly (exit 0)."""
+    try:
+        uvicorn.run(
+            app,
+            host=host,
+            port=port,
+            log_level="warning",
+            access_log=False,  # request URLs may carry tokens; keep personal data out of logs
+        )
+    except KeyboardInterrupt:  # uvicorn re-raises the SIGINT it shut down on
+        print("stopped", file=sys.stderr, flush=True)
 
 
 def dispatch(database: str | None) -> None:

@@ -37,6 +37,7 @@ from cartback.senders import Senders
 from server_example.backend_api import BackendApi
 from server_example.capture_api import CaptureApi
 from server_example.dashboard import Dashboard
+from server_example.demo import Mailbox
 from server_example.links_api import LinksApi
 from server_example.openapi import openapi_document
 from server_example.plumbing import ApiError, accepts_gzip, error_response, gzipped, read_body
@@ -45,13 +46,19 @@ from server_example.recovery import (
     RecoveryRunner,
     build_dispatcher,
     flow_assignments,
+    guard_settings,
     make_senders,
     shop_settings,
 )
 from server_example.settings import Settings
 from server_example.writer import CaptureWriter
 
-__all__ = ["SNIPPET_DIR", "create_app"]
+__all__ = ["SNIPPET_DIR", "create_app", "recovery_runner"]
+
+_DEMO_FIELDS = (
+    "email", "first_name", "last_name", "phone", "street", "city", "state", "postal_code",
+    "country",
+)  # fmt: skip
 
 log = logging.getLogger("cartback.receiver")
 
@@ -73,9 +80,10 @@ def recovery_runner(
     shop = shop_settings(
         settings.shop, public_url=settings.public_url, form_urls=settings.form_urls
     )
+    guards = guard_settings(settings.guards, fallback_time_zone=shop.timezone)
     dispatcher = build_dispatcher(
         cartback,
-        DispatcherSettings(assignments=flow_assignments(settings.flows), shop=shop),
+        DispatcherSettings(assignments=flow_assignments(settings.flows), shop=shop, guards=guards),
         senders or make_senders(settings.senders, smtp_url=settings.smtp_url),
         signer=signer,
     )
@@ -88,6 +96,7 @@ def create_app(
     clock: Clock = system_clock,
     monotonic: Callable[[], float] = time.monotonic,
     senders: Senders | None = None,
+    mailbox: Mailbox | None = None,
 ) -> Starlette:
     """The receiver wired to the store ``settings.database`` names (a SQLite file or a
     ``postgresql://`` DSN).
@@ -107,6 +116,8 @@ def create_app(
         links=signer,
         submitted_ttl=timedelta(minutes=settings.submitted_minutes),
     )
+    if senders is None and mailbox is not None:  # the demo: email goes to its mailbox
+        senders = make_senders({}, overrides={"email": mailbox.sender()})
     recovery = recovery_runner(cartback, settings, signer, senders=senders)
     writer = CaptureWriter(cartback.save)
     limiter = RateLimiter(
@@ -133,7 +144,30 @@ def create_app(
         return JSONResponse({"status": "ok"})
 
     async def demo_shop(request: Request) -> Response:
-        return TEMPLATES.TemplateResponse(request, "demo_shop.html", {})
+        # A recovery link lands here with the stored fields: the form is pre-filled.
+        prefill = {
+            name: request.query_params[name][:200]
+            for name in _DEMO_FIELDS
+            if name in request.query_params
+        }
+        return TEMPLATES.TemplateResponse(request, "demo_shop.html", {"prefill": prefill})
+
+    async def mailbox_index(request: Request) -> Response:
+        emails = mailbox.emails if mailbox is not None else ()
+        return TEMPLATES.TemplateResponse(request, "mailbox.html", {"emails": emails})
+
+    async def mailbox_email(request: Request) -> Response:
+        number = request.path_params["number"]
+        found = mailbox.email(number) if mailbox is not None else None
+        if found is None:
+            return PlainTextResponse("No such email", status_code=404)
+        response = TEMPLATES.TemplateResponse(request, "mailbox_email.html", {"email": found})
+        # The email's HTML is shown in a sandboxed frame; nothing in it may run.
+        response.headers["Content-Security-Policy"] = (
+            "default-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:;"
+            " frame-src 'self'; script-src 'none'"
+        )
+        return response
 
     async def demo_thanks(request: Request) -> Response:
         # The demo shop's own backend: it confirms the order (or reports the failed
@@ -182,6 +216,8 @@ def create_app(
         routes += [
             Route("/", demo_shop, methods=["GET"]),
             Route("/thanks", demo_thanks, methods=["GET", "POST"]),
+            Route("/mailbox", mailbox_index, methods=["GET"]),
+            Route("/mailbox/{number:int}", mailbox_email, methods=["GET"]),
         ]
 
     async def api_error(request: Request, exc: Exception) -> Response:

@@ -33,7 +33,7 @@ from cartback import (
     ShopSettings,
 )
 from cartback._dispatcher import TEMPLATE_ROUTES, Dispatcher, DispatcherSettings, TickReport
-from cartback.flows import FlowAssignments, load_flow, shipped_flows
+from cartback.flows import FlowAssignments, Guards, load_flow, shipped_flows
 from cartback.senders import (
     ApnsProviderToken,
     ApnsSender,
@@ -54,6 +54,7 @@ __all__ = [
     "RecoveryRunner",
     "build_dispatcher",
     "flow_assignments",
+    "guard_settings",
     "make_senders",
     "shop_settings",
 ]
@@ -100,6 +101,15 @@ def flow_assignments(config: Mapping[str, Any]) -> FlowAssignments:
         )
     except ValueError as exc:
         raise ConfigurationError(f"flows: {exc}", setting="flows") from None
+
+
+def guard_settings(config: Mapping[str, Any], *, fallback_time_zone: str) -> Guards:
+    """``guards`` of ``CARTBACK_CONFIG``; a prospect whose zone is unknown (a country of
+    several zones without a phone) is in the shop's zone unless it says otherwise."""
+    try:
+        return Guards.model_validate({"fallback_time_zone": fallback_time_zone, **dict(config)})
+    except ValueError as exc:
+        raise ConfigurationError(f"guards: {exc}", setting="guards") from None
 
 
 def _secret(config: Mapping[str, Any], name: str) -> str:
@@ -179,13 +189,19 @@ def _configured(channel: str, config: Mapping[str, Any]) -> Sender:
 
 
 def make_senders(
-    config: Mapping[str, Any], *, smtp_url: str | None = None, dry_run_log: DryRunLog | None = None
+    config: Mapping[str, Any],
+    *,
+    smtp_url: str | None = None,
+    dry_run_log: DryRunLog | None = None,
+    overrides: Mapping[MessageChannel, Sender] | None = None,
 ) -> Senders:
-    """``senders`` of ``CARTBACK_CONFIG`` (and ``CARTBACK_SMTP_URL`` for email); every
-    other channel is a dry run recorded in ``dry_run_log``."""
+    """``senders`` of ``CARTBACK_CONFIG`` (and ``CARTBACK_SMTP_URL`` for email), with
+    ``overrides`` winning; every other channel is a dry run recorded in ``dry_run_log``."""
     chosen: dict[MessageChannel, Sender] = {}
     for channel in MESSAGE_CHANNELS:
-        if channel == "email" and smtp_url:
+        if overrides and channel in overrides:
+            chosen[channel] = overrides[channel]
+        elif channel == "email" and smtp_url:
             chosen[channel] = smtp_from_url(smtp_url)
         elif config.get(channel):
             try:

@@ -66,6 +66,10 @@ class Settings:
     flows: Mapping[str, Any] = field(default_factory=dict)
     """Which carts enter which flow (``flows`` in ``CARTBACK_CONFIG``: ``default``,
     ``by_form``, ``by_product``, ``definitions``); the conversational email by default."""
+    guards: Mapping[str, Any] = field(default_factory=dict)
+    """Quiet hours, frequency caps and the flows' other guards (``guards`` in
+    ``CARTBACK_CONFIG``: the fields of ``cartback.flows.Guards``; the fallback time zone
+    is the shop's)."""
     senders: Mapping[str, Any] = field(default_factory=dict)
     """How each channel sends (``senders`` in ``CARTBACK_CONFIG``); a channel without one
     is a dry run: recorded, never sent."""
@@ -117,7 +121,7 @@ class Settings:
         if env.get("CARTBACK_CONFIG"):
             config = json.loads(Path(env["CARTBACK_CONFIG"]).read_text(encoding="utf-8"))
         sections = {}
-        for section in ("shop", "flows", "senders"):
+        for section in ("shop", "flows", "guards", "senders"):
             value = config.get(section, {})
             if not isinstance(value, dict):
                 raise ConfigurationError(f"{section} must be an object", setting=section)
@@ -154,6 +158,7 @@ class Settings:
             retention_days=int(env.get("CARTBACK_RETENTION_DAYS", 90)),
             shop=sections["shop"],
             flows=sections["flows"],
+            guards=sections["guards"],
             senders=sections["senders"],
             smtp_url=env.get("CARTBACK_SMTP_URL") or None,
             dispatcher=env.get("CARTBACK_DISPATCHER", "on").lower() not in ("off", "0", "no"),
@@ -163,11 +168,24 @@ class Settings:
 
     @classmethod
     def for_demo(cls, database: str | Path, public_url: str) -> Settings:
-        """A throwaway configuration: random password and key, demo page on."""
+        """A throwaway configuration: random password and key, the demo shop on, and its
+        recovery emails from Claire at the Sourdough School, ticking every second."""
         return cls(
             database=database,
             admin_password=secrets.token_urlsafe(12),
             secret_key=secrets.token_bytes(32),
             public_url=public_url,
             demo=True,
+            form_urls={"demo-form": public_url.rstrip("/") + "/"},
+            shop={
+                "shop_name": "The Sourdough School",
+                "sender_name": "Claire",
+                "sender_email": "claire@sourdough.example.com",
+                "reply_to": "claire@sourdough.example.com",
+                "postal_address": "1 Crumb Lane, Portland, OR 97201, USA",
+                "timezone": "America/Los_Angeles",
+            },
+            # The demo's clock runs fast: it sends at any hour rather than wait a night.
+            guards={"quiet_hours": None},
+            dispatch_interval=1.0,
         )
