@@ -39,6 +39,7 @@ from cartback.tickets._rules import (
 )
 from cartback.tickets._ticket import (
     Ticket,
+    TicketNotFoundError,
     TicketNote,
     TicketResolution,
     TicketStatus,
@@ -68,6 +69,7 @@ __all__ = [
     "TicketCondition",
     "TicketDraft",
     "TicketKind",
+    "TicketNotFoundError",
     "TicketNote",
     "TicketPriority",
     "TicketResolution",
