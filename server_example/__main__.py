@@ -2,6 +2,8 @@
 
 Without ``CARTBACK_ADMIN_PASSWORD`` set it starts the demo: a random admin password,
 the demo shop page at ``/`` embedding the snippet, and the dashboard at ``/admin``.
+``python -m server_example webhooks`` runs the webhook worker and the ticket triggers
+as a process of their own (set ``CARTBACK_RUN_WORKERS=0`` on the receivers then).
 """
 
 from __future__ import annotations
@@ -21,6 +23,13 @@ from server_example.settings import Settings
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m server_example", description=__doc__)
+    parser.add_argument(
+        "command",
+        nargs="?",
+        default="serve",
+        choices=["serve", "webhooks"],
+        help="serve (default): the receiver; webhooks: the webhook worker and ticket triggers",
+    )
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8000)
     parser.add_argument(
@@ -35,6 +44,10 @@ def main(argv: list[str] | None = None) -> None:
     if args.write_openapi:
         OPENAPI_PATH.write_text(render(), encoding="utf-8")
         print(f"wrote {OPENAPI_PATH}")
+        return
+
+    if args.command == "webhooks":
+        run_webhooks(args.database)
         return
 
     public_url = f"http://{args.host}:{args.port}"
@@ -62,6 +75,32 @@ def main(argv: list[str] | None = None) -> None:
         log_level="warning",
         access_log=False,  # request URLs may carry tokens; keep personal data out of logs
     )
+
+
+def run_webhooks(database: str | None) -> None:
+    """The webhook worker and ticket triggers, until SIGTERM or SIGINT."""
+    from cartback import Cartback, LinkSigner, open_store
+    from server_example.integrations import run_forever
+
+    settings = Settings.from_env()
+    if database is not None:
+        settings = dataclasses.replace(settings, database=database)
+    store = open_store(settings.database, synchronous=settings.synchronous)
+    cartback = Cartback(
+        store,
+        policy=settings.policy,
+        forms=settings.forms,
+        retention_days=settings.retention_days,
+        links=LinkSigner(settings.secret_key),
+    )
+    try:
+        run_forever(
+            cartback,
+            settings,
+            ready=lambda: print("cartback webhooks worker running", file=sys.stderr, flush=True),
+        )
+    finally:
+        store.close()
 
 
 if __name__ == "__main__":

@@ -22,8 +22,13 @@ from starlette.routing import Route
 from starlette.templating import Jinja2Templates
 
 from cartback import Cartback, Clock, LinkSigner, open_store, system_clock
+from cartback._webhook_worker import WorkerSettings
+from cartback.webhooks import WebhookDeliverer
+from server_example.admin_tickets import TicketPages
+from server_example.admin_webhooks import WebhookPages
 from server_example.capture_api import CaptureApi
 from server_example.dashboard import Dashboard
+from server_example.integrations import Integrations
 from server_example.links_api import LinksApi
 from server_example.openapi import openapi_document
 from server_example.orders_api import OrdersApi
@@ -52,12 +57,15 @@ def create_app(
     *,
     clock: Clock = system_clock,
     monotonic: Callable[[], float] = time.monotonic,
+    webhook_deliverer: WebhookDeliverer | None = None,
+    webhook_worker: WorkerSettings | None = None,
 ) -> Starlette:
     """The receiver wired to the store ``settings.database`` names (a SQLite file or a
     ``postgresql://`` DSN).
 
     ``clock`` (UTC wall time: links, sessions, login throttling) and ``monotonic`` (the
-    per-process capture rate limit) are injectable for tests.
+    per-process capture rate limit) are injectable for tests, and so are the webhook
+    worker's deliverer and settings (``app.state.integrations`` runs them).
     """
     store = open_store(settings.database, synchronous=settings.synchronous)
     cartback = Cartback(
@@ -76,6 +84,9 @@ def create_app(
     orders = OrdersApi(cartback, settings)
     links = LinksApi(cartback, settings, TEMPLATES)
     dashboard = Dashboard(cartback, settings, TEMPLATES)
+    integrations = Integrations(
+        cartback, settings, deliverer=webhook_deliverer, worker_settings=webhook_worker
+    )
 
     async def snippet(request: Request) -> Response:
         name = "cartback.js" if request.url.path.endswith(".src.js") else "cartback.min.js"
@@ -111,6 +122,8 @@ def create_app(
         Route("/healthz", health, methods=["GET"]),
         Route("/favicon.ico", dashboard.icon, methods=["GET"]),
         *dashboard.routes(),
+        *WebhookPages(dashboard).routes(),
+        *TicketPages(dashboard).routes(),
     ]
     if settings.demo:
         routes += [
@@ -154,6 +167,7 @@ def create_app(
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         await purge()
         writer.start()
+        await run_in_threadpool(integrations.start)
         purger = asyncio.create_task(purge_periodically())
         try:
             yield
@@ -161,6 +175,7 @@ def create_app(
             purger.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await purger
+            await run_in_threadpool(integrations.stop)
             writer.stop()
             store.close()
 
@@ -186,4 +201,5 @@ def create_app(
     app.router.redirect_slashes = False
     app.state.cartback = cartback
     app.state.settings = settings
+    app.state.integrations = integrations
     return app

@@ -8,11 +8,12 @@ import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from cartback import ConfigurationError, EligibilityPolicy, OrderForm
+from cartback.tickets import TicketRuleSet
 
-__all__ = ["Settings"]
+__all__ = ["Settings", "ticket_rules", "webhook_settings"]
 
 
 def _split(value: str | None) -> tuple[str, ...]:
@@ -58,6 +59,14 @@ class Settings:
     """Carts idle this long are purged (``CARTBACK_RETENTION_DAYS``)."""
     demo: bool = False
     """Serve the demo shop page at ``/``."""
+    webhooks: tuple[Mapping[str, Any], ...] = ()
+    """Webhook endpoints' settings (``webhooks`` in ``CARTBACK_CONFIG``), stored in the
+    database at startup (docs/webhooks.md); the dashboard adds and edits more."""
+    tickets: TicketRuleSet = field(default_factory=TicketRuleSet)
+    """Ticket trigger rules (``tickets`` in ``CARTBACK_CONFIG``: presets and rules)."""
+    run_workers: bool = True
+    """Run the webhook worker and the ticket triggers inside the receiver
+    (``CARTBACK_RUN_WORKERS=0`` when ``python -m server_example webhooks`` runs them)."""
 
     def __post_init__(self) -> None:
         if len(self.secret_key) < 32:
@@ -120,6 +129,10 @@ class Settings:
             policy=EligibilityPolicy.model_validate(config.get("policy", {})),
             synchronous="FULL" if synchronous == "FULL" else "NORMAL",
             retention_days=int(env.get("CARTBACK_RETENTION_DAYS", 90)),
+            webhooks=webhook_settings(config.get("webhooks", [])),
+            tickets=ticket_rules(config.get("tickets", {})),
+            run_workers=env.get("CARTBACK_RUN_WORKERS", "1").strip().lower()
+            not in ("0", "false", "no", "off"),
         )
 
     @classmethod
@@ -132,3 +145,69 @@ class Settings:
             public_url=public_url,
             demo=True,
         )
+
+
+def webhook_settings(raw: object) -> tuple[Mapping[str, Any], ...]:
+    """The ``webhooks`` of ``CARTBACK_CONFIG``: a list of endpoint settings objects,
+    each checked now (an invalid one stops the receiver before it starts)."""
+    from cartback.webhooks import parse_endpoint
+
+    if not isinstance(raw, list) or not all(isinstance(item, dict) for item in raw):
+        raise ConfigurationError("webhooks must be a list of objects", setting="webhooks")
+    ids = [str(item.get("id")) for item in raw]
+    if len(set(ids)) != len(ids):
+        raise ConfigurationError("two webhooks share an id", setting="webhooks")
+    for item in raw:
+        parse_endpoint(item)
+    return tuple(dict(item) for item in raw)
+
+
+def ticket_rules(raw: object) -> TicketRuleSet:
+    """The ``tickets`` of ``CARTBACK_CONFIG``: ``presets`` (``call_prospect``,
+    ``repeated_abandonments``, ``important_lead``, each with its options) and ``rules``
+    (the declarative form of docs/tickets.md), presets first."""
+    from datetime import timedelta
+    from decimal import Decimal
+
+    from pydantic import TypeAdapter
+
+    from cartback.tickets import (
+        TicketRuleError,
+        call_prospect_rule,
+        important_lead_rule,
+        load_ticket_rules,
+        repeated_abandonments_rule,
+    )
+
+    if not isinstance(raw, dict):
+        raise ConfigurationError("tickets must be an object", setting="tickets")
+    presets = raw.get("presets", {})
+    if not isinstance(presets, dict):
+        raise ConfigurationError("tickets.presets must be an object", setting="tickets.presets")
+    unknown = set(presets) - {"call_prospect", "repeated_abandonments", "important_lead"}
+    if unknown:
+        raise ConfigurationError(
+            "tickets.presets: call_prospect, repeated_abandonments or important_lead",
+            setting="tickets.presets",
+        )
+    rules = []
+    try:
+        if "call_prospect" in presets:
+            options = dict(presets["call_prospect"])
+            rules.append(
+                call_prospect_rule(Decimal(str(options.pop("min_value"))), **options).model_dump()
+            )
+        if "repeated_abandonments" in presets:
+            options = dict(presets["repeated_abandonments"])
+            if "within" in options:
+                options["within"] = TypeAdapter(timedelta).validate_python(options["within"])
+            rules.append(repeated_abandonments_rule(**options).model_dump())
+        if "important_lead" in presets:
+            rules.append(important_lead_rule(**dict(presets["important_lead"])).model_dump())
+    except (KeyError, TypeError, ValueError, ArithmeticError) as exc:
+        if isinstance(exc, TicketRuleError):
+            raise
+        raise ConfigurationError(
+            f"tickets.presets: {type(exc).__name__}", setting="tickets.presets"
+        ) from None
+    return load_ticket_rules({"version": 1, "rules": [*rules, *raw.get("rules", [])]})

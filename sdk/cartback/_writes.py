@@ -25,7 +25,6 @@ from cartback._models import (
 from cartback._types import PaymentFailureReason
 from cartback.capture import CapturePlan
 from cartback.consent import ledger_changes
-from cartback.messages._links import utm_content
 from cartback.events import (
     CartCaptured,
     CartOrdered,
@@ -38,6 +37,7 @@ from cartback.events import (
     DomainEvent,
     LinkClicked,
 )
+from cartback.messages._links import utm_content
 from cartback.store._protocol import (
     CartKey,
     Changes,

@@ -39,8 +39,8 @@ from cartback.tickets._rules import (
 )
 from cartback.tickets._ticket import (
     Ticket,
-    TicketNotFoundError,
     TicketNote,
+    TicketNotFoundError,
     TicketResolution,
     TicketStatus,
     add_note,
