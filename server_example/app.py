@@ -22,8 +22,8 @@ from starlette.routing import Route
 from starlette.templating import Jinja2Templates
 
 from cartback import Cartback, Clock, LinkSigner, open_store, system_clock
-from cartback._webhook_worker import WorkerSettings
 from cartback.webhooks import WebhookDeliverer
+from cartback.webhooks._worker import WorkerSettings
 from server_example.admin_tickets import TicketPages
 from server_example.admin_webhooks import WebhookPages
 from server_example.capture_api import CaptureApi

@@ -24,8 +24,8 @@ from typing import Final
 
 from cartback import Cartback, StoreUnavailableError
 from cartback._ticket_pass import TicketPass
-from cartback._webhook_worker import WebhookWorker, WorkerSettings
 from cartback.webhooks import WebhookDeliverer
+from cartback.webhooks._worker import WebhookWorker, WorkerSettings
 from server_example.settings import Settings
 
 __all__ = ["TICKET_INTERVAL", "Integrations", "run_forever"]
