@@ -57,7 +57,8 @@ class Integrations:
             cartback.store,
             deliverer=deliverer,
             clock=cartback.clock,
-            settings=worker_settings,
+            settings=worker_settings
+            or WorkerSettings(lease=timedelta(seconds=settings.webhook_lease_seconds)),
             owner=f"webhooks-{owner}",
         )
         public = settings.public_url.rstrip("/")

@@ -67,6 +67,9 @@ class Settings:
     run_workers: bool = True
     """Run the webhook worker and the ticket triggers inside the receiver
     (``CARTBACK_RUN_WORKERS=0`` when ``python -m server_example webhooks`` runs them)."""
+    webhook_lease_seconds: float = 300.0
+    """How long the webhook worker holds a claimed delivery; after a crash, what it held
+    is sent again once this has passed (``CARTBACK_WEBHOOK_LEASE_SECONDS``)."""
 
     def __post_init__(self) -> None:
         if len(self.secret_key) < 32:
@@ -74,6 +77,10 @@ class Settings:
         if len(self.admin_password) < 8:
             raise ConfigurationError(
                 "admin_password must hold at least 8 characters", setting="admin_password"
+            )
+        if self.webhook_lease_seconds < 1:
+            raise ConfigurationError(
+                "webhook_lease_seconds must be at least 1", setting="webhook_lease_seconds"
             )
         if self.max_body_bytes < 1024:
             raise ConfigurationError(
@@ -133,6 +140,7 @@ class Settings:
             tickets=ticket_rules(config.get("tickets", {})),
             run_workers=env.get("CARTBACK_RUN_WORKERS", "1").strip().lower()
             not in ("0", "false", "no", "off"),
+            webhook_lease_seconds=float(env.get("CARTBACK_WEBHOOK_LEASE_SECONDS", 300)),
         )
 
     @classmethod
