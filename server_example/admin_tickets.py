@@ -154,7 +154,7 @@ class TicketPages(AdminPages):
         ticket = await self._ticket(request)
         if ticket is None:
             return PlainTextResponse("No such ticket.", status_code=404)
-        form = await self.form(request)
+        form = await self.form(request) if action in ("assign", "note", "close") else {}
         try:
             if action == "assign":
                 assignee = first(form, "assignee")
