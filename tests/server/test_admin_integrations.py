@@ -8,7 +8,6 @@ from __future__ import annotations
 import dataclasses
 import html
 import re
-from collections.abc import Iterator
 from datetime import timedelta
 from decimal import Decimal
 from typing import Any
@@ -267,7 +266,7 @@ def test_unknown_endpoints_are_404(admin: TestClient) -> None:
 
 
 @pytest.fixture
-def ticket_id(cartback: Cartback, receiver_app: Starlette) -> Iterator[str]:
+def ticket_id(cartback: Cartback, receiver_app: Starlette) -> str:
     tickets: TicketPass = receiver_app.state.integrations.tickets
     cartback.capture(
         cart_submission(
@@ -280,7 +279,7 @@ def ticket_id(cartback: Cartback, receiver_app: Starlette) -> Iterator[str]:
     )
     assert tickets.on_capture().created == 1
     [ticket] = cartback.tickets()
-    yield ticket.id
+    return ticket.id
 
 
 def test_tickets_are_listed_with_their_task_and_prospect(admin: TestClient, ticket_id: str) -> None:

@@ -92,7 +92,7 @@ def test_endpoints_are_shared_by_every_store_on_the_database(
 
 def test_a_listing_never_holds_a_secret_in_clear(client: Cartback) -> None:
     client.add_webhook_endpoint(ENDPOINT)
-    secret = ENDPOINT["secrets"][0]  # type: ignore[index]
+    secret = ENDPOINT["secrets"][0]
     assert secret not in repr(client.webhook_endpoints())
     assert secret not in repr(client.webhook_endpoint("crm"))
 

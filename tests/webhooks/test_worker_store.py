@@ -24,8 +24,8 @@ from cartback.webhooks import (
 )
 from tests.conftest import FakeClock
 from tests.sdk._support import outbox, submission
-from tests.webhooks.support import SECRET, RecordingServer, Reply
 from tests.waiting import wait_until
+from tests.webhooks.support import SECRET, RecordingServer, Reply
 
 FAST = RetryPolicy(
     schedule=(timedelta(0), timedelta(seconds=1), timedelta(seconds=2)),
