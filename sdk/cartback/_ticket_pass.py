@@ -106,9 +106,10 @@ class TicketPass:
         self.schedule_every = schedule_every
         self.batch = batch
         self._last_schedule: datetime | None = None
-        self.store.register_consumer(
-            TICKETS_CONSUMER, types={"cart.captured", "cart.updated"}, start="now"
-        )
+        if rules.rules:  # without rules nothing is read (and nothing holds the outbox back)
+            self.store.register_consumer(
+                TICKETS_CONSUMER, types={"cart.captured", "cart.updated"}, start="now"
+            )
 
     # -- one cart -------------------------------------------------------------------
 
@@ -162,6 +163,8 @@ class TicketPass:
 
     def on_capture(self) -> TicketPassReport:
         """Evaluate the carts captured or updated since the last call."""
+        if not self.rules.rules:
+            return TicketPassReport()
         now = self.cartback.now()
         deliveries = self.store.claim(TICKETS_CONSUMER, owner=self.owner, now=now, limit=500)
         if not deliveries:
@@ -173,6 +176,8 @@ class TicketPass:
     def scheduled(self) -> TicketPassReport:
         """Evaluate every open cart (in pages; each cart in a short transaction)."""
         report = TicketPassReport()
+        if not self.rules.rules:
+            return report
         after: str | None = None
         while True:
             page = self.store.open_cart_page(after=after, limit=self.batch)

@@ -94,6 +94,20 @@ def test_a_lease_under_a_second_is_refused(tmp_path: Path) -> None:
         settings(tmp_path, {}, CARTBACK_WEBHOOK_LEASE_SECONDS="0.5")
 
 
+def test_the_receiver_example_of_the_tickets_page_is_read() -> None:
+    import re
+
+    page = (Path(__file__).resolve().parents[2] / "docs" / "tickets.md").read_text("utf-8")
+    [block] = re.findall(r"```jsonc\n(.*?)```", page, re.DOTALL)
+    rules = ticket_rules(json.loads(block)["tickets"])
+    assert [rule.id for rule in rules.rules] == [
+        "call-prospect",
+        "repeated-abandonments",
+        "important-lead",
+        "sms-small-carts",
+    ]
+
+
 def test_presets_alone_make_the_documented_rules() -> None:
     rules = ticket_rules({"presets": {"call_prospect": {"min_value": 150}}})
     [rule] = rules.rules
