@@ -2,6 +2,10 @@
 
 Without ``CARTBACK_ADMIN_PASSWORD`` set it starts the demo: a random admin password,
 the demo shop page at ``/`` embedding the snippet, and the dashboard at ``/admin``.
+``python -m server_example dispatch`` runs the recovery dispatcher, and
+``python -m server_example webhooks`` the webhook worker and the ticket triggers, as
+processes of their own (set ``CARTBACK_DISPATCHER=off`` or ``CARTBACK_RUN_WORKERS=0`` on
+the receivers then).
 """
 
 from __future__ import annotations
@@ -27,6 +31,15 @@ from server_example.settings import Settings
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m server_example", description=__doc__)
+    parser.add_argument(
+        "command",
+        nargs="?",
+        default="serve",
+        choices=["serve", "dispatch", "webhooks"],
+        help="serve (default): the receiver; dispatch: only the recovery dispatcher"
+        " (CARTBACK_DISPATCHER=off on the receivers); webhooks: only the webhook worker and"
+        " ticket triggers (CARTBACK_RUN_WORKERS=0 on the receivers)",
+    )
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8000)
     parser.add_argument(
@@ -43,14 +56,6 @@ def main(argv: list[str] | None = None) -> None:
         default=360.0,
         help="the demo's clock runs this many times faster (360: three hours in 30 seconds)",
     )
-    parser.add_argument(
-        "command",
-        nargs="?",
-        choices=["serve", "dispatch"],
-        default="serve",
-        help="serve (the receiver, default) or dispatch (only the recovery dispatcher, for"
-        " deployments that run it apart; set CARTBACK_DISPATCHER=off on the receivers)",
-    )
     args = parser.parse_args(argv)
     if args.write_openapi:
         OPENAPI_PATH.write_text(render(), encoding="utf-8")
@@ -58,6 +63,10 @@ def main(argv: list[str] | None = None) -> None:
         return
     if args.command == "dispatch":
         dispatch(args.database)
+        return
+
+    if args.command == "webhooks":
+        run_webhooks(args.database)
         return
 
     public_url = f"http://{args.host}:{args.port}"
@@ -144,6 +153,32 @@ def dispatch(database: str | None) -> None:
     stopping.wait()
     runner.stop()
     store.close()
+
+
+def run_webhooks(database: str | None) -> None:
+    """The webhook worker and ticket triggers, until SIGTERM or SIGINT."""
+    from cartback import Cartback, LinkSigner, open_store
+    from server_example.integrations import run_forever
+
+    settings = Settings.from_env()
+    if database is not None:
+        settings = dataclasses.replace(settings, database=database)
+    store = open_store(settings.database, synchronous=settings.synchronous)
+    cartback = Cartback(
+        store,
+        policy=settings.policy,
+        forms=settings.forms,
+        retention_days=settings.retention_days,
+        links=LinkSigner(settings.secret_key),
+    )
+    try:
+        run_forever(
+            cartback,
+            settings,
+            ready=lambda: print("cartback webhooks worker running", file=sys.stderr, flush=True),
+        )
+    finally:
+        store.close()
 
 
 if __name__ == "__main__":

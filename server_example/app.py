@@ -34,10 +34,15 @@ from cartback import (
 )
 from cartback._dispatcher import DispatcherSettings
 from cartback.senders import Senders
+from cartback.webhooks import WebhookDeliverer
+from cartback.webhooks._worker import WorkerSettings
+from server_example.admin_tickets import TicketPages
+from server_example.admin_webhooks import WebhookPages
 from server_example.backend_api import BackendApi
 from server_example.capture_api import CaptureApi
 from server_example.dashboard import Dashboard
 from server_example.demo import Mailbox
+from server_example.integrations import Integrations
 from server_example.links_api import LinksApi
 from server_example.openapi import openapi_document
 from server_example.plumbing import ApiError, accepts_gzip, error_response, gzipped, read_body
@@ -97,13 +102,17 @@ def create_app(
     monotonic: Callable[[], float] = time.monotonic,
     senders: Senders | None = None,
     mailbox: Mailbox | None = None,
+    webhook_deliverer: WebhookDeliverer | None = None,
+    webhook_worker: WorkerSettings | None = None,
 ) -> Starlette:
     """The receiver wired to the store ``settings.database`` names (a SQLite file or a
     ``postgresql://`` DSN).
 
     ``clock`` (UTC wall time: links, sessions, login throttling) and ``monotonic`` (the
     per-process capture rate limit) are injectable for tests; ``senders`` replaces the
-    senders the settings describe (tests, or an integrator wiring providers in code).
+    senders the settings describe (tests, or an integrator wiring providers in code), and
+    the webhook worker's deliverer and settings are injectable too
+    (``app.state.integrations`` runs them).
     """
     store = open_store(settings.database, synchronous=settings.synchronous)
     signer = LinkSigner(settings.secret_key)
@@ -127,6 +136,9 @@ def create_app(
     backend = BackendApi(cartback, settings)
     links = LinksApi(cartback, settings, TEMPLATES)
     dashboard = Dashboard(cartback, settings, TEMPLATES)
+    integrations = Integrations(
+        cartback, settings, deliverer=webhook_deliverer, worker_settings=webhook_worker
+    )
 
     async def snippet(request: Request) -> Response:
         name = "cartback.js" if request.url.path.endswith(".src.js") else "cartback.min.js"
@@ -211,6 +223,8 @@ def create_app(
         Route("/healthz", health, methods=["GET"]),
         Route("/favicon.ico", dashboard.icon, methods=["GET"]),
         *dashboard.routes(),
+        *WebhookPages(dashboard).routes(),
+        *TicketPages(dashboard).routes(),
     ]
     if settings.demo:
         routes += [
@@ -256,6 +270,7 @@ def create_app(
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         await purge()
         writer.start()
+        await run_in_threadpool(integrations.start)
         purger = asyncio.create_task(purge_periodically())
         if settings.dispatcher:
             recovery.start()
@@ -266,6 +281,7 @@ def create_app(
             with contextlib.suppress(asyncio.CancelledError):
                 await purger
             recovery.stop()
+            await run_in_threadpool(integrations.stop)
             writer.stop()
             store.close()
 
@@ -292,4 +308,5 @@ def create_app(
     app.state.cartback = cartback
     app.state.settings = settings
     app.state.recovery = recovery
+    app.state.integrations = integrations
     return app

@@ -11,8 +11,9 @@ from pathlib import Path
 from typing import Any, Literal
 
 from cartback import ConfigurationError, EligibilityPolicy, OrderForm
+from cartback.tickets import TicketRuleSet
 
-__all__ = ["Settings"]
+__all__ = ["Settings", "ticket_rules", "webhook_settings"]
 
 
 def _split(value: str | None) -> tuple[str, ...]:
@@ -83,6 +84,17 @@ class Settings:
     submitted_minutes: int = 60
     """Minutes a submitted cart waits for the order before it is abandoned again
     (``CARTBACK_SUBMITTED_MINUTES``)."""
+    webhooks: tuple[Mapping[str, Any], ...] = ()
+    """Webhook endpoints' settings (``webhooks`` in ``CARTBACK_CONFIG``), stored in the
+    database at startup (docs/webhooks.md); the dashboard adds and edits more."""
+    tickets: TicketRuleSet = field(default_factory=TicketRuleSet)
+    """Ticket trigger rules (``tickets`` in ``CARTBACK_CONFIG``: presets and rules)."""
+    run_workers: bool = True
+    """Run the webhook worker and the ticket triggers inside the receiver
+    (``CARTBACK_RUN_WORKERS=0`` when ``python -m server_example webhooks`` runs them)."""
+    webhook_lease_seconds: float = 300.0
+    """How long the webhook worker holds a claimed delivery; after a crash, what it held
+    is sent again once this has passed (``CARTBACK_WEBHOOK_LEASE_SECONDS``)."""
 
     def __post_init__(self) -> None:
         if len(self.secret_key) < 32:
@@ -95,6 +107,10 @@ class Settings:
             raise ConfigurationError(
                 "dispatch_interval and submitted_minutes must be positive",
                 setting="dispatch_interval",
+            )
+        if self.webhook_lease_seconds < 1:
+            raise ConfigurationError(
+                "webhook_lease_seconds must be at least 1", setting="webhook_lease_seconds"
             )
         if self.max_body_bytes < 1024:
             raise ConfigurationError(
@@ -164,6 +180,11 @@ class Settings:
             dispatcher=env.get("CARTBACK_DISPATCHER", "on").lower() not in ("off", "0", "no"),
             dispatch_interval=float(env.get("CARTBACK_DISPATCH_INTERVAL", 15)),
             submitted_minutes=int(env.get("CARTBACK_SUBMITTED_MINUTES", 60)),
+            webhooks=webhook_settings(config.get("webhooks", [])),
+            tickets=ticket_rules(config.get("tickets", {})),
+            run_workers=env.get("CARTBACK_RUN_WORKERS", "1").strip().lower()
+            not in ("0", "false", "no", "off"),
+            webhook_lease_seconds=float(env.get("CARTBACK_WEBHOOK_LEASE_SECONDS", 300)),
         )
 
     @classmethod
@@ -189,3 +210,69 @@ class Settings:
             guards={"quiet_hours": None},
             dispatch_interval=1.0,
         )
+
+
+def webhook_settings(raw: object) -> tuple[Mapping[str, Any], ...]:
+    """The ``webhooks`` of ``CARTBACK_CONFIG``: a list of endpoint settings objects,
+    each checked now (an invalid one stops the receiver before it starts)."""
+    from cartback.webhooks import parse_endpoint
+
+    if not isinstance(raw, list) or not all(isinstance(item, dict) for item in raw):
+        raise ConfigurationError("webhooks must be a list of objects", setting="webhooks")
+    ids = [str(item.get("id")) for item in raw]
+    if len(set(ids)) != len(ids):
+        raise ConfigurationError("two webhooks share an id", setting="webhooks")
+    for item in raw:
+        parse_endpoint(item)
+    return tuple(dict(item) for item in raw)
+
+
+def ticket_rules(raw: object) -> TicketRuleSet:
+    """The ``tickets`` of ``CARTBACK_CONFIG``: ``presets`` (``call_prospect``,
+    ``repeated_abandonments``, ``important_lead``, each with its options) and ``rules``
+    (the declarative form of docs/tickets.md), presets first."""
+    from datetime import timedelta
+    from decimal import Decimal
+
+    from pydantic import TypeAdapter
+
+    from cartback.tickets import (
+        TicketRuleError,
+        call_prospect_rule,
+        important_lead_rule,
+        load_ticket_rules,
+        repeated_abandonments_rule,
+    )
+
+    if not isinstance(raw, dict):
+        raise ConfigurationError("tickets must be an object", setting="tickets")
+    presets = raw.get("presets", {})
+    if not isinstance(presets, dict):
+        raise ConfigurationError("tickets.presets must be an object", setting="tickets.presets")
+    unknown = set(presets) - {"call_prospect", "repeated_abandonments", "important_lead"}
+    if unknown:
+        raise ConfigurationError(
+            "tickets.presets: call_prospect, repeated_abandonments or important_lead",
+            setting="tickets.presets",
+        )
+    rules = []
+    try:
+        if "call_prospect" in presets:
+            options = dict(presets["call_prospect"])
+            rules.append(
+                call_prospect_rule(Decimal(str(options.pop("min_value"))), **options).model_dump()
+            )
+        if "repeated_abandonments" in presets:
+            options = dict(presets["repeated_abandonments"])
+            if "within" in options:
+                options["within"] = TypeAdapter(timedelta).validate_python(options["within"])
+            rules.append(repeated_abandonments_rule(**options).model_dump())
+        if "important_lead" in presets:
+            rules.append(important_lead_rule(**dict(presets["important_lead"])).model_dump())
+    except (KeyError, TypeError, ValueError, ArithmeticError) as exc:
+        if isinstance(exc, TicketRuleError):
+            raise
+        raise ConfigurationError(
+            f"tickets.presets: {type(exc).__name__}", setting="tickets.presets"
+        ) from None
+    return load_ticket_rules({"version": 1, "rules": [*rules, *raw.get("rules", [])]})

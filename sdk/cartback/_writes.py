@@ -17,6 +17,7 @@ from cartback._models import (
     Cart,
     ConsentEvent,
     ConsentSource,
+    MessageRecord,
     PaymentFailure,
     PushDevice,
     SocialRecipient,
@@ -28,6 +29,7 @@ from cartback.events import (
     CartCaptured,
     CartOrdered,
     CartPaymentFailed,
+    CartRecovered,
     CartReopened,
     CartSubmitted,
     CartUpdated,
@@ -35,6 +37,7 @@ from cartback.events import (
     DomainEvent,
     LinkClicked,
 )
+from cartback.messages._links import utm_content
 from cartback.store._protocol import (
     CartKey,
     Changes,
@@ -56,6 +59,7 @@ __all__ = [
     "mark_submitted",
     "record_click",
     "record_payment_failure",
+    "recovery_credit",
     "register_device",
     "register_social",
     "reopen_stale_submissions",
@@ -220,11 +224,55 @@ def save_captures(tx: ReadTransaction, plans: Sequence[CapturePlan]) -> list[Sav
     return outcomes
 
 
+def _from_click(record: MessageRecord, click: Click) -> bool:
+    """Whether ``click`` came from a link of ``record`` (its UTM parameters name the
+    message's channel, flow and step)."""
+    utm = click.utm
+    if utm.get("utm_medium") not in (None, record.channel):
+        return False
+    if record.flow_id is not None and utm.get("utm_campaign") not in (None, record.flow_id):
+        return False
+    if record.step_id is not None and "utm_content" in utm:
+        return utm["utm_content"] == utm_content(record.step_id, record.variant)
+    return True
+
+
+def recovery_credit(
+    messages: Sequence[MessageRecord], clicks: Sequence[Click], at: datetime
+) -> tuple[bool, MessageRecord | None]:
+    """Whether an order at ``at`` recovered the cart, and the message credited.
+
+    Recovered when a recovery message was sent or a recovery link clicked before the
+    order. Credit goes to the last click (the latest message sent before it whose links
+    the click's UTM parameters name, else the latest sent before it); without a click,
+    to the last message sent.
+    """
+    sent = [record for record in messages if record.status == "sent" and record.at <= at]
+    clicked = [click for click in clicks if click.at <= at]
+    if not sent and not clicked:
+        return False, None
+    if not clicked:
+        return True, sent[-1]
+    last = clicked[-1]
+    before = [record for record in sent if record.at <= last.at]
+    matching = [record for record in before if _from_click(record, last)]
+    if matching:
+        return True, matching[-1]
+    return True, before[-1] if before else None
+
+
 def decide_closures(
-    carts: Sequence[Cart], closure: OrderClosure, *, ids: IdFactory = new_id
+    carts: Sequence[Cart],
+    closure: OrderClosure,
+    *,
+    ids: IdFactory = new_id,
+    messages: Mapping[str, Sequence[MessageRecord]] | None = None,
+    clicks: Mapping[str, Sequence[Click]] | None = None,
 ) -> tuple[Changes, list[Cart]]:
     """Close ``carts`` with the order: each becomes ``ordered`` with a ``cart.ordered``
-    event."""
+    event, followed by ``cart.recovered`` when a recovery message was sent (``messages``
+    of each cart) or a recovery link clicked (``clicks``) before the order, crediting
+    ``recovery_credit``'s message."""
     closed = [
         cart.model_copy(
             update={
@@ -236,19 +284,37 @@ def decide_closures(
         )
         for cart in carts
     ]
-    events = tuple(
-        CartOrdered(
-            event_id=ids("evt_"),
-            occurred_at=closure.at,
-            cart_id=cart.id,
-            form_id=cart.context.form_id,
-            order_id=closure.order_id,
-            revenue=closure.revenue,
-            currency=cart.context.currency,
+    events: list[DomainEvent] = []
+    for cart in closed:
+        events.append(
+            CartOrdered(
+                event_id=ids("evt_"),
+                occurred_at=closure.at,
+                cart_id=cart.id,
+                form_id=cart.context.form_id,
+                order_id=closure.order_id,
+                revenue=closure.revenue,
+                currency=cart.context.currency,
+            )
         )
-        for cart in closed
-    )
-    return Changes(updated_carts=tuple(closed), events=events), closed
+        recovered, credited = recovery_credit(
+            (messages or {}).get(cart.id, ()), (clicks or {}).get(cart.id, ()), closure.at
+        )
+        if recovered:
+            events.append(
+                CartRecovered(
+                    event_id=ids("evt_"),
+                    occurred_at=closure.at,
+                    cart_id=cart.id,
+                    form_id=cart.context.form_id,
+                    order_id=closure.order_id,
+                    revenue=closure.revenue,
+                    currency=cart.context.currency,
+                    message_id=credited.id if credited is not None else None,
+                    channel=credited.channel if credited is not None else None,
+                )
+            )
+    return Changes(updated_carts=tuple(closed), events=tuple(events)), closed
 
 
 def close_carts(
@@ -261,7 +327,10 @@ def close_carts(
 ) -> list[Cart]:
     """Close the open carts of a prospect or a browser session with an order."""
     carts = tx.carts_to_close(prospect=prospect, session_id=session_id, form_id=form_id)
-    changes, closed = decide_closures(carts, closure)
+    ids = [cart.id for cart in carts]
+    messages = tx.messages_of(ids) if ids else {}
+    clicks = tx.clicks_of(ids) if ids else {}
+    changes, closed = decide_closures(carts, closure, messages=messages, clicks=clicks)
     if changes:
         tx.apply(changes)
     return closed

@@ -7,7 +7,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal, InvalidOperation
-from typing import Any, Final, Literal
+from typing import TYPE_CHECKING, Any, Final, Literal
 
 from pydantic import TypeAdapter, ValidationError
 
@@ -64,12 +64,29 @@ from cartback.store import (
     CartPage,
     CartQuery,
     Changes,
+    Delivery,
     ErasureReport,
     OrderClosure,
+    ReadTransaction,
     SaveOutcome,
     Scheduled,
     Store,
+    TicketQuery,
 )
+from cartback.tickets import (
+    Ticket,
+    TicketResolution,
+    add_note,
+    assign_ticket,
+    close_ticket,
+    reopen_ticket,
+    unassign_ticket,
+)
+from cartback.tickets._ticket import TicketNotFoundError
+
+if TYPE_CHECKING:  # cartback.webhooks needs httpx (the server extra): imported when used
+    from cartback.webhooks import DisabledReason, WebhookEndpoint
+    from cartback.webhooks._registry import EndpointView
 
 __all__ = ["CaptureResult", "CaptureStatus", "Cartback"]
 
@@ -647,3 +664,174 @@ class Cartback:
         """Remove carts idle for longer than ``retention_days``; returns how many."""
         now = self.now()
         return self.store.purge(now - timedelta(days=self.retention_days), now=now)
+
+    # -- webhook endpoints (stored: every receiver and worker sees the same) ----------
+
+    def _endpoint_view(self, endpoint_id: str) -> EndpointView:
+        from cartback.webhooks._errors import EndpointNotFoundError
+        from cartback.webhooks._registry import consumer_name, endpoint_view
+
+        record = self.store.endpoint(endpoint_id)
+        if record is None:
+            raise EndpointNotFoundError("no such webhook endpoint", endpoint_id=endpoint_id)
+        return endpoint_view(record, self.store.consumer_stats(consumer_name(endpoint_id)))
+
+    def add_webhook_endpoint(self, endpoint: WebhookEndpoint | Mapping[str, Any]) -> EndpointView:
+        """Store a new webhook endpoint (a ``WebhookEndpoint``, or its settings as a
+        mapping) and subscribe its outbox consumer ``webhook:<id>`` to its event types,
+        in order per cart, from now on. An id already taken raises
+        ``InvalidInputError`` (``already_exists``); bad settings ``EndpointConfigError``."""
+        from cartback.webhooks._registry import add, coerce_endpoint, register
+
+        parsed = coerce_endpoint(endpoint)
+        now = self.now()
+        self.store.write(lambda tx: add(tx, parsed, now))
+        register(self.store, parsed)
+        return self._endpoint_view(parsed.id)
+
+    def upsert_webhook_endpoint(
+        self, endpoint: WebhookEndpoint | Mapping[str, Any]
+    ) -> EndpointView:
+        """Store an endpoint from settings: added if new, else its settings replaced.
+        Whether it is disabled (a 410, the health rule, staff) is kept unless the
+        settings say ``disabled`` themselves; its health and progress are kept."""
+        from cartback.webhooks._registry import coerce_endpoint, register, upsert
+
+        parsed = coerce_endpoint(endpoint)
+        now = self.now()
+        self.store.write(lambda tx: upsert(tx, parsed, now))
+        register(self.store, parsed)
+        return self._endpoint_view(parsed.id)
+
+    def update_webhook_endpoint(self, endpoint_id: str, changes: Mapping[str, Any]) -> EndpointView:
+        """Change some settings of an endpoint (``url``, ``event_types``, ``secrets``,
+        limits...); the rest stay. Raises ``EndpointNotFoundError``."""
+        from cartback.webhooks._registry import endpoint_of, register, update
+
+        now = self.now()
+        record = self.store.write(lambda tx: update(tx, endpoint_id, changes, now))
+        register(self.store, endpoint_of(record))
+        return self._endpoint_view(endpoint_id)
+
+    def disable_webhook_endpoint(
+        self, endpoint_id: str, *, reason: DisabledReason = "manual"
+    ) -> EndpointView:
+        """Stop deliveries to an endpoint; its events wait in the outbox until it is
+        enabled again. Raises ``EndpointNotFoundError``."""
+        from cartback.webhooks._registry import disable
+
+        now = self.now()
+        self.store.write(lambda tx: disable(tx, endpoint_id, reason, now))
+        return self._endpoint_view(endpoint_id)
+
+    def enable_webhook_endpoint(self, endpoint_id: str) -> EndpointView:
+        """Deliver to an endpoint again (after a 410, failing days, or staff); what
+        waited in the outbox goes out, its failure count starts afresh."""
+        from cartback.webhooks._registry import enable
+
+        now = self.now()
+        self.store.write(lambda tx: enable(tx, endpoint_id, now))
+        return self._endpoint_view(endpoint_id)
+
+    def remove_webhook_endpoint(self, endpoint_id: str) -> bool:
+        """Remove an endpoint with its pending deliveries and dead letters; whether it
+        existed."""
+        return self.store.remove_endpoint(endpoint_id)
+
+    def webhook_endpoints(self) -> list[EndpointView]:
+        """Every endpoint with its status, health and lag; secrets only as hints."""
+        from cartback.webhooks._registry import consumer_name, endpoint_view
+
+        return [
+            endpoint_view(record, self.store.consumer_stats(consumer_name(record.id)))
+            for record in self.store.endpoints()
+        ]
+
+    def webhook_endpoint(self, endpoint_id: str) -> EndpointView:
+        """One endpoint's view; raises ``EndpointNotFoundError``."""
+        return self._endpoint_view(endpoint_id)
+
+    def webhook_dead_letters(
+        self,
+        endpoint_id: str,
+        *,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        limit: int = 100,
+    ) -> list[Delivery]:
+        """An endpoint's dead letters, oldest first (by event time, optionally)."""
+        from cartback.webhooks._registry import consumer_name
+
+        self._endpoint_view(endpoint_id)
+        return self.store.dead_letters(
+            consumer_name(endpoint_id), since=since, until=until, limit=limit
+        )
+
+    def replay_webhooks(
+        self,
+        endpoint_id: str,
+        *,
+        seqs: Sequence[int] | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+    ) -> int:
+        """Send dead letters again (all, these outbox ``seqs``, or those whose event
+        happened in ``[since, until]``), with the same ``webhook-id``; how many."""
+        from cartback.webhooks._registry import consumer_name
+
+        self._endpoint_view(endpoint_id)
+        return self.store.replay(
+            consumer_name(endpoint_id), now=self.now(), seqs=seqs, since=since, until=until
+        )
+
+    # -- tickets ---------------------------------------------------------------------
+
+    def tickets(
+        self, query: TicketQuery | None = None, *, limit: int = 50, offset: int = 0
+    ) -> list[Ticket]:
+        """Tickets newest first, filtered by ``query``."""
+        return self.store.list_tickets(query or TicketQuery(), limit=limit, offset=offset)
+
+    def ticket(self, ticket_id: str) -> Ticket:
+        """One ticket; raises ``TicketNotFoundError``."""
+        ticket = self.store.ticket(ticket_id)
+        if ticket is None:
+            raise TicketNotFoundError("no such ticket", ticket_id=ticket_id)
+        return ticket
+
+    def _ticket_step(self, ticket_id: str, step: Any) -> Ticket:
+        now = self.now()
+
+        def work(tx: ReadTransaction) -> Ticket:
+            ticket = tx.tickets([ticket_id]).get(ticket_id)
+            if ticket is None:
+                raise TicketNotFoundError("no such ticket", ticket_id=ticket_id)
+            changed: Ticket = step(ticket, now)
+            tx.apply(Changes(tickets=(changed,)))
+            return changed
+
+        return self.store.write(work)
+
+    def assign_ticket(self, ticket_id: str, assignee: str) -> Ticket:
+        """Give a ticket to a salesperson (or to another one)."""
+        return self._ticket_step(ticket_id, lambda t, at: assign_ticket(t, assignee, at=at))
+
+    def unassign_ticket(self, ticket_id: str) -> Ticket:
+        """Put an assigned ticket back in the open pile."""
+        return self._ticket_step(ticket_id, lambda t, at: unassign_ticket(t, at=at))
+
+    def add_ticket_note(self, ticket_id: str, *, author: str, text: str) -> Ticket:
+        """Add a staff note to a ticket (notes may hold personal data: never logged)."""
+        return self._ticket_step(
+            ticket_id, lambda t, at: add_note(t, author=author, text=text, at=at)
+        )
+
+    def close_ticket(self, ticket_id: str, resolution: TicketResolution) -> Ticket:
+        """Close a ticket with how it ended."""
+        return self._ticket_step(
+            ticket_id, lambda t, at: close_ticket(t, resolution=resolution, at=at)
+        )
+
+    def reopen_ticket(self, ticket_id: str) -> Ticket:
+        """Reopen a closed ticket."""
+        return self._ticket_step(ticket_id, lambda t, at: reopen_ticket(t, at=at))

@@ -90,3 +90,35 @@ def wait_ready(base_url: str, process: subprocess.Popen[bytes], log: Path) -> No
                 return False
 
         wait_until(healthy, what="the receiver's /healthz", timeout=READY_TIMEOUT)
+
+
+@contextmanager
+def webhooks_worker(
+    database: str | Path, log: Path, env: Mapping[str, str] | None = None
+) -> Iterator[subprocess.Popen[bytes]]:
+    """``python -m server_example webhooks`` on ``database``, running (it says so on its
+    output); killed on exit if it still runs."""
+    command = [sys.executable, "-m", "server_example", "webhooks"]
+    start = log.stat().st_size if log.exists() else 0
+    with log.open("ab") as output:
+        process = subprocess.Popen(
+            command,
+            cwd=ROOT,
+            env=receiver_env(database, free_port(), **(env or {})),
+            stdout=output,
+            stderr=subprocess.STDOUT,
+        )
+
+    def running() -> bool:
+        if process.poll() is not None:
+            output = log.read_text(errors="replace")[-2000:]
+            raise AssertionError(f"the worker exited with {process.returncode}:\n{output}")
+        return b"webhooks worker running" in log.read_bytes()[start:]
+
+    try:
+        wait_until(running, what="the webhooks worker to start", timeout=READY_TIMEOUT)
+        yield process
+    finally:
+        if process.poll() is None:
+            process.kill()
+        process.wait(timeout=30)

@@ -52,6 +52,8 @@ class RecordingServer:
 
     def __init__(self, host: str = "127.0.0.1", *, tls: ssl.SSLContext | None = None) -> None:
         self.requests: list[Received] = []
+        self.answered: list[tuple[Received, int]] = []
+        """Each request with the status it was answered (in arrival order)."""
         self._script: dict[str, deque[Reply]] = {}
         self._by_event: dict[str, deque[Reply]] = {}
         self._lock = threading.Lock()
@@ -137,6 +139,20 @@ class RecordingServer:
         with self._lock:
             self._by_event.setdefault(event_id, deque()).extend(replies)
 
+    def clear(self, path: str) -> None:
+        """Forget the replies still scripted for ``path``: it answers 204 again."""
+        with self._lock:
+            self._script.pop(path, None)
+
+    def accepted(self, path: str) -> list[Received]:
+        """The requests to ``path`` that were answered 2xx, in arrival order."""
+        with self._lock:
+            return [
+                request
+                for request, status in self.answered
+                if request.path == path and 200 <= status < 300
+            ]
+
     def hold(self) -> threading.Event:
         """An event that holds answers until set (set by ``release`` at the end)."""
         event = threading.Event()
@@ -152,13 +168,16 @@ class RecordingServer:
             self.requests.append(request)
             now = self._in_flight[request.path] = self._in_flight.get(request.path, 0) + 1
             self.max_in_flight[request.path] = max(self.max_in_flight.get(request.path, 0), now)
+            reply = Reply()
             for queue in (
                 self._by_event.get(request.headers.get("webhook-id", "")),
                 self._script.get(request.path),
             ):
                 if queue:
-                    return queue.popleft()
-            return Reply()
+                    reply = queue.popleft()
+                    break
+            self.answered.append((request, reply.status))
+            return reply
 
     def _leave(self, path: str) -> None:
         with self._lock:

@@ -15,6 +15,7 @@ from cartback.store._protocol import (
     Click,
     ConsumerStats,
     Delivery,
+    EndpointRecord,
     ErasureReport,
     OrderClosure,
     ReadTransaction,
@@ -24,6 +25,7 @@ from cartback.store._protocol import (
     Scheduled,
     Settlement,
     Store,
+    TicketQuery,
 )
 from cartback.store._sqlite import SQLiteStore
 
@@ -39,6 +41,7 @@ __all__ = [
     "Click",
     "ConsumerStats",
     "Delivery",
+    "EndpointRecord",
     "ErasureReport",
     "OrderClosure",
     "PostgresStore",
@@ -50,6 +53,7 @@ __all__ = [
     "Scheduled",
     "Settlement",
     "Store",
+    "TicketQuery",
     "open_store",
 ]
 

@@ -183,6 +183,34 @@ CREATE TABLE flags (
     until_at  timestamptz NOT NULL,
     PRIMARY KEY (kind, key)
 );
+
+CREATE TABLE webhook_endpoints (
+    id                    text PRIMARY KEY,
+    config                text NOT NULL,
+    enabled               boolean NOT NULL,
+    created_at            timestamptz NOT NULL,
+    updated_at            timestamptz NOT NULL,
+    failing_since         timestamptz,
+    consecutive_failures  integer NOT NULL,
+    last_success_at       timestamptz,
+    last_failure_at       timestamptz
+);
+
+CREATE TABLE tickets (
+    id          text PRIMARY KEY,
+    dedupe_key  text NOT NULL,
+    prospect    text,
+    cart_id     text,
+    status      text NOT NULL,
+    assignee    text,
+    created_at  timestamptz NOT NULL,
+    body        text NOT NULL
+);
+CREATE UNIQUE INDEX tickets_by_key ON tickets (dedupe_key);
+CREATE INDEX tickets_by_created ON tickets (created_at);
+CREATE INDEX tickets_by_prospect ON tickets (prospect) WHERE prospect IS NOT NULL;
+CREATE INDEX tickets_by_cart ON tickets (cart_id) WHERE cart_id IS NOT NULL;
+CREATE INDEX carts_open_by_id ON carts (id) WHERE status = 'open';
 """
 
 MIGRATIONS: Final[tuple[str, ...]] = (_V1,)

@@ -38,6 +38,7 @@ from cartback._models import (
 from cartback._types import CartStatus
 from cartback.events import DomainEvent, EventType
 from cartback.flows._enrolment import Enrolment
+from cartback.tickets._ticket import Ticket, TicketStatus
 
 __all__ = [
     "RECEIPT_LIFETIME",
@@ -48,6 +49,7 @@ __all__ = [
     "Click",
     "ConsumerStats",
     "Delivery",
+    "EndpointRecord",
     "ErasureReport",
     "OrderClosure",
     "ReadTransaction",
@@ -57,6 +59,7 @@ __all__ = [
     "Scheduled",
     "Settlement",
     "Store",
+    "TicketQuery",
 ]
 
 T = TypeVar("T")
@@ -122,6 +125,45 @@ class Scheduled:
 
 
 @dataclass(frozen=True, slots=True)
+class EndpointRecord:
+    """A webhook endpoint as the store keeps it: its settings and its delivery health,
+    shared by every receiver and worker on the database."""
+
+    id: str
+    """The endpoint's id (its outbox consumer is ``webhook:<id>``)."""
+    config: str
+    """Its settings as JSON (``WebhookEndpoint``), secrets included: never shown."""
+    enabled: bool
+    """Whether deliveries may be made (the settings' ``disabled`` is unset)."""
+    created_at: datetime
+    """When it was added (UTC)."""
+    updated_at: datetime
+    """When its settings or health last changed (UTC)."""
+    failing_since: datetime | None = None
+    """The first failed attempt since the last success; ``None`` while healthy."""
+    consecutive_failures: int = 0
+    """Failed attempts since the last success."""
+    last_success_at: datetime | None = None
+    """The last attempt answered 2xx."""
+    last_failure_at: datetime | None = None
+    """The last failed attempt."""
+
+
+@dataclass(frozen=True, slots=True)
+class TicketQuery:
+    """Filters for listing tickets; they combine with AND."""
+
+    status: TicketStatus | None = None
+    """``open``, ``assigned`` or ``closed``."""
+    assignee: str | None = None
+    """One salesperson's tickets."""
+    cart_id: str | None = None
+    """The tickets of one cart."""
+    prospect: str | None = None
+    """The tickets of one prospect (their key)."""
+
+
+@dataclass(frozen=True, slots=True)
 class Changes:
     """Everything one write transaction stores, decided by the SDK beforehand."""
 
@@ -154,6 +196,11 @@ class Changes:
     prospect."""
     events: tuple[DomainEvent, ...] = ()
     """Domain events to append to the outbox, in order."""
+    endpoints: tuple[EndpointRecord, ...] = ()
+    """Webhook endpoints to store or replace, by id."""
+    tickets: tuple[Ticket, ...] = ()
+    """Tickets to store or replace, by id (a new one whose ``dedupe_key`` is taken is an
+    error: read ``tickets_by_key`` first)."""
 
     def __bool__(self) -> bool:
         return any(
@@ -172,6 +219,8 @@ class Changes:
                 self.replies,
                 self.sms_numbers,
                 self.events,
+                self.endpoints,
+                self.tickets,
             )
         )
 
@@ -260,8 +309,9 @@ class Settlement:
 
     seq: int
     """The delivery's event ``seq``."""
-    outcome: Literal["done", "retry", "dead"]
-    """Delivered (or nothing to do), try again at ``retry_at``, or give up."""
+    outcome: Literal["done", "retry", "dead", "release"]
+    """Delivered (or nothing to do), try again at ``retry_at``, give up, or hand back
+    unattempted for ``retry_at`` (``release``: the claim's attempt is not counted)."""
     retry_at: datetime | None = None
     """For ``retry``: when the next attempt is due."""
     error: str | None = None
@@ -281,6 +331,12 @@ class Settlement:
     def dead(cls, seq: int, error: str) -> Settlement:
         """Give up: the delivery goes to the consumer's dead letters."""
         return cls(seq, "dead", error=error)
+
+    @classmethod
+    def release(cls, seq: int, at: datetime, error: str | None = None) -> Settlement:
+        """Nothing was attempted: due again at ``at``, and the claim's attempt does not
+        count."""
+        return cls(seq, "release", retry_at=at, error=error)
 
 
 @dataclass(frozen=True, slots=True)
@@ -348,6 +404,30 @@ class ReadTransaction(Protocol):
 
     def apply(self, changes: Changes) -> None:
         """Write ``changes`` (committed with the transaction)."""
+        ...
+
+    def messages_of(self, cart_ids: Collection[str]) -> dict[str, list[MessageRecord]]:
+        """The recovery message records of these carts, oldest first."""
+        ...
+
+    def clicks_of(self, cart_ids: Collection[str]) -> dict[str, list[Click]]:
+        """The recovery-link clicks of these carts, oldest first."""
+        ...
+
+    def endpoints(self, ids: Collection[str]) -> dict[str, EndpointRecord]:
+        """The webhook endpoints with these ids that exist."""
+        ...
+
+    def tickets_by_key(self, dedupe_keys: Collection[str]) -> dict[str, Ticket]:
+        """The tickets holding these dedupe keys."""
+        ...
+
+    def tickets(self, ids: Collection[str]) -> dict[str, Ticket]:
+        """The tickets with these ids that exist."""
+        ...
+
+    def carts_of(self, prospects: Collection[str]) -> dict[str, list[Cart]]:
+        """Every cart of these prospects (any status), oldest first."""
         ...
 
 
@@ -545,6 +625,42 @@ class Store(Protocol):
 
     def close(self) -> None:
         """Release the store's resources."""
+        ...
+
+    # -- webhook endpoints, tickets (issue 13) -------------------------------------------
+
+    def endpoints(self) -> list[EndpointRecord]:
+        """Every webhook endpoint, by id."""
+        ...
+
+    def endpoint(self, endpoint_id: str) -> EndpointRecord | None:
+        """One webhook endpoint, if it exists."""
+        ...
+
+    def remove_endpoint(self, endpoint_id: str) -> bool:
+        """Remove a webhook endpoint and its outbox consumer ``webhook:<id>`` with its
+        deliveries and dead letters; whether it existed."""
+        ...
+
+    def remove_consumer(self, name: str) -> bool:
+        """Forget a consumer, its deliveries and its dead letters; whether it existed."""
+        ...
+
+    def ticket(self, ticket_id: str) -> Ticket | None:
+        """One ticket, if it exists (``None`` once erased)."""
+        ...
+
+    def list_tickets(self, query: TicketQuery, *, limit: int = 50, offset: int = 0) -> list[Ticket]:
+        """Tickets matching ``query``, newest first."""
+        ...
+
+    def count_tickets(self, query: TicketQuery) -> int:
+        """How many tickets match ``query``."""
+        ...
+
+    def open_cart_page(self, *, after: str | None, limit: int = 500) -> list[Cart]:
+        """Open carts ordered by id, those after ``after`` (keyset paging for periodic
+        passes over every open cart)."""
         ...
 
 

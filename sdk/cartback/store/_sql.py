@@ -13,7 +13,7 @@ import json
 from collections.abc import Callable, Collection, Iterator, Sequence
 from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
-from typing import Any, Literal, Protocol, TypeVar
+from typing import Any, Final, Literal, Protocol, TypeVar
 
 from cartback._contact_values import normalize_email
 from cartback._errors import CartNotFoundError, InvalidInputError
@@ -37,12 +37,15 @@ from cartback.store._protocol import (
     Click,
     ConsumerStats,
     Delivery,
+    EndpointRecord,
     ErasureReport,
     Receipt,
     SaveStatus,
     Scheduled,
     Settlement,
+    TicketQuery,
 )
+from cartback.tickets._ticket import Ticket
 
 T = TypeVar("T")
 Row = tuple[Any, ...]
@@ -59,6 +62,7 @@ _CART_TABLES = (
     "enrolments",
     "messages",
     "replies",
+    "tickets",
 )
 """Tables whose rows belong to one cart: removed with it."""
 _PROSPECT_TABLES = (
@@ -68,6 +72,7 @@ _PROSPECT_TABLES = (
     "messages",
     "activities",
     "replies",
+    "tickets",
 )
 """Tables of a prospect's own (besides carts and the ledger): erased with them."""
 
@@ -175,6 +180,47 @@ def where(dialect: Dialect, query: CartQuery) -> tuple[str, list[object]]:
 def _statement(sql: str, params: Sequence[object]) -> Callable[[Connection], list[Row]]:
     """A function running one statement (bound now, not when called)."""
     return lambda db: db.execute(sql, params)
+
+
+_ENDPOINT_COLUMNS: Final = (
+    "id, config, enabled, created_at, updated_at, failing_since, consecutive_failures,"
+    " last_success_at, last_failure_at"
+)
+
+
+def endpoint_record(dialect: Dialect, row: Row) -> EndpointRecord:
+    """An endpoint row (``_ENDPOINT_COLUMNS``) as a record."""
+
+    def at(value: object) -> datetime | None:
+        return None if value is None else dialect.dt(value)
+
+    created = dialect.dt(row[3])
+    return EndpointRecord(
+        id=str(row[0]),
+        config=str(row[1]),
+        enabled=bool(row[2]),
+        created_at=created,
+        updated_at=dialect.dt(row[4]),
+        failing_since=at(row[5]),
+        consecutive_failures=int(row[6]),
+        last_success_at=at(row[7]),
+        last_failure_at=at(row[8]),
+    )
+
+
+def _ticket_where(query: TicketQuery) -> tuple[str, list[object]]:
+    clauses: list[str] = []
+    params: list[object] = []
+    for column, value in (
+        ("status", query.status),
+        ("assignee", query.assignee),
+        ("cart_id", query.cart_id),
+        ("prospect", query.prospect),
+    ):
+        if value is not None:
+            clauses.append(f"{column} = ?")
+            params.append(value)
+    return (" WHERE " + " AND ".join(clauses) if clauses else ""), params
 
 
 class Transaction:
@@ -476,6 +522,136 @@ class Transaction:
                     for e in changes.events
                 ],
             )  # fmt: skip
+        if changes.endpoints:
+
+            def optional(value: datetime | None) -> object:
+                return None if value is None else ts(value)
+
+            insert(
+                "webhook_endpoints (id, config, enabled, created_at, updated_at,"
+                " failing_since, consecutive_failures, last_success_at, last_failure_at)",
+                [
+                    (
+                        stored.id,
+                        stored.config,
+                        bool(stored.enabled),
+                        ts(stored.created_at),
+                        ts(stored.updated_at),
+                        optional(stored.failing_since),
+                        stored.consecutive_failures,
+                        optional(stored.last_success_at),
+                        optional(stored.last_failure_at),
+                    )
+                    for stored in changes.endpoints
+                ],
+                " ON CONFLICT (id) DO UPDATE SET"
+                " config = excluded.config, enabled = excluded.enabled,"
+                " updated_at = excluded.updated_at, failing_since = excluded.failing_since,"
+                " consecutive_failures = excluded.consecutive_failures,"
+                " last_success_at = excluded.last_success_at,"
+                " last_failure_at = excluded.last_failure_at",
+            )
+        if changes.tickets:
+            insert(
+                "tickets (id, dedupe_key, prospect, cart_id, status, assignee, created_at, body)",
+                [
+                    (
+                        ticket.id,
+                        ticket.dedupe_key,
+                        ticket.draft.prospect,
+                        ticket.draft.cart.cart_id,
+                        ticket.status,
+                        ticket.assignee,
+                        ts(ticket.created_at),
+                        ticket.model_dump_json(),
+                    )
+                    for ticket in changes.tickets
+                ],
+                " ON CONFLICT (id) DO UPDATE SET status = excluded.status,"
+                " assignee = excluded.assignee, body = excluded.body",
+            )
+
+    # -- reads for issue 13: recovery credit, endpoints, tickets -----------------------
+
+    def messages_of(self, cart_ids: Collection[str]) -> dict[str, list[MessageRecord]]:
+        """The recovery message records of these carts, oldest first."""
+        found: dict[str, list[MessageRecord]] = {}
+        for chunk in _chunks(sorted(set(cart_ids))):
+            rows = self._db.execute(
+                f"SELECT body FROM messages WHERE cart_id IN ({_marks(len(chunk))})"
+                " ORDER BY at, id",
+                chunk,
+            )
+            for (body,) in rows:
+                record = MessageRecord.model_validate_json(body)
+                found.setdefault(record.cart_id, []).append(record)
+        return found
+
+    def clicks_of(self, cart_ids: Collection[str]) -> dict[str, list[Click]]:
+        """The recovery-link clicks of these carts, oldest first."""
+        found: dict[str, list[Click]] = {}
+        for chunk in _chunks(sorted(set(cart_ids))):
+            rows = self._db.execute(
+                "SELECT cart_id, at, utm FROM link_clicks"
+                f" WHERE cart_id IN ({_marks(len(chunk))}) ORDER BY seq",
+                chunk,
+            )
+            for cart_id, at, utm in rows:
+                found.setdefault(cart_id, []).append(
+                    Click(cart_id, self._dialect.dt(at), json.loads(utm))
+                )
+        return found
+
+    def endpoints(self, ids: Collection[str]) -> dict[str, EndpointRecord]:
+        """The webhook endpoints with these ids that exist."""
+        found: dict[str, EndpointRecord] = {}
+        for chunk in _chunks(sorted(set(ids))):
+            rows = self._db.execute(
+                f"SELECT {_ENDPOINT_COLUMNS} FROM webhook_endpoints"
+                f" WHERE id IN ({_marks(len(chunk))})",
+                chunk,
+            )
+            for row in rows:
+                record = endpoint_record(self._dialect, row)
+                found[record.id] = record
+        return found
+
+    def tickets_by_key(self, dedupe_keys: Collection[str]) -> dict[str, Ticket]:
+        """The tickets holding these dedupe keys."""
+        found: dict[str, Ticket] = {}
+        for chunk in _chunks(sorted(set(dedupe_keys))):
+            rows = self._db.execute(
+                f"SELECT body FROM tickets WHERE dedupe_key IN ({_marks(len(chunk))})", chunk
+            )
+            for (body,) in rows:
+                ticket = Ticket.model_validate_json(body)
+                found[ticket.dedupe_key] = ticket
+        return found
+
+    def tickets(self, ids: Collection[str]) -> dict[str, Ticket]:
+        """The tickets with these ids that exist."""
+        found: dict[str, Ticket] = {}
+        for chunk in _chunks(sorted(set(ids))):
+            rows = self._db.execute(
+                f"SELECT body FROM tickets WHERE id IN ({_marks(len(chunk))})", chunk
+            )
+            for (body,) in rows:
+                ticket = Ticket.model_validate_json(body)
+                found[ticket.id] = ticket
+        return found
+
+    def carts_of(self, prospects: Collection[str]) -> dict[str, list[Cart]]:
+        """Every cart of these prospects (any status), oldest first."""
+        found: dict[str, list[Cart]] = {}
+        for chunk in _chunks(sorted(set(prospects))):
+            rows = self._db.execute(
+                f"SELECT prospect, body FROM carts WHERE prospect IN ({_marks(len(chunk))})"
+                " ORDER BY created_at, id",
+                chunk,
+            )
+            for prospect, body in rows:
+                found.setdefault(prospect, []).append(Cart.model_validate_json(body))
+        return found
 
 
 class SqlStore:
@@ -945,7 +1121,21 @@ class SqlStore:
                     [consumer, *chunk],
                 )
             for item in later:
-                if item.outcome == "retry":
+                if item.outcome == "release":
+                    db.count(
+                        "UPDATE deliveries SET next_attempt_at = ?,"
+                        " last_error = coalesce(?, last_error),"
+                        " attempts = CASE WHEN attempts > 0 THEN attempts - 1 ELSE 0 END,"
+                        " lease_owner = NULL, lease_until = NULL"
+                        " WHERE consumer = ? AND seq = ? AND state = 'pending'",
+                        [
+                            self._dialect.ts(item.retry_at or now),
+                            None if item.error is None else item.error[:200],
+                            consumer,
+                            item.seq,
+                        ],
+                    )
+                elif item.outcome == "retry":
                     at = self._dialect.ts(item.retry_at or now)
                     db.count(
                         "UPDATE deliveries SET next_attempt_at = ?, last_error = ?,"
@@ -1098,3 +1288,80 @@ class SqlStore:
             )
         )
         return self._dialect.dt(rows[0][0]) if rows else None
+
+    # -- webhook endpoints, tickets (issue 13) -------------------------------------------
+
+    def endpoints(self) -> list[EndpointRecord]:
+        """Every webhook endpoint, by id."""
+        rows = self._reading(
+            _statement(f"SELECT {_ENDPOINT_COLUMNS} FROM webhook_endpoints ORDER BY id", [])
+        )
+        return [endpoint_record(self._dialect, row) for row in rows]
+
+    def endpoint(self, endpoint_id: str) -> EndpointRecord | None:
+        """One webhook endpoint, if it exists."""
+        rows = self._reading(
+            _statement(
+                f"SELECT {_ENDPOINT_COLUMNS} FROM webhook_endpoints WHERE id = ?", [endpoint_id]
+            )
+        )
+        return endpoint_record(self._dialect, rows[0]) if rows else None
+
+    def remove_endpoint(self, endpoint_id: str) -> bool:
+        """Remove an endpoint and its consumer ``webhook:<id>`` with its deliveries."""
+        consumer = f"webhook:{endpoint_id}"
+
+        def remove(db: Connection) -> bool:
+            db.count("DELETE FROM deliveries WHERE consumer = ?", [consumer])
+            db.count("DELETE FROM consumers WHERE name = ?", [consumer])
+            return db.count("DELETE FROM webhook_endpoints WHERE id = ?", [endpoint_id]) > 0
+
+        return self._writing(remove)
+
+    def remove_consumer(self, name: str) -> bool:
+        """Forget a consumer, its deliveries and its dead letters."""
+
+        def remove(db: Connection) -> bool:
+            db.count("DELETE FROM deliveries WHERE consumer = ?", [name])
+            return db.count("DELETE FROM consumers WHERE name = ?", [name]) > 0
+
+        return self._writing(remove)
+
+    def ticket(self, ticket_id: str) -> Ticket | None:
+        """One ticket, if it exists."""
+        rows = self._reading(_statement("SELECT body FROM tickets WHERE id = ?", [ticket_id]))
+        return Ticket.model_validate_json(rows[0][0]) if rows else None
+
+    def list_tickets(self, query: TicketQuery, *, limit: int = 50, offset: int = 0) -> list[Ticket]:
+        """Tickets matching ``query``, newest first."""
+        if not 1 <= limit <= MAX_PAGE_SIZE or offset < 0:
+            raise InvalidInputError(
+                "limit must be 1-1000 and offset not negative", field="limit", reason="out_of_range"
+            )
+        clause, params = _ticket_where(query)
+        rows = self._reading(
+            _statement(
+                f"SELECT body FROM tickets{clause} ORDER BY created_at DESC, id DESC"
+                " LIMIT ? OFFSET ?",
+                [*params, limit, offset],
+            )
+        )
+        return [Ticket.model_validate_json(body) for (body,) in rows]
+
+    def count_tickets(self, query: TicketQuery) -> int:
+        """How many tickets match ``query``."""
+        clause, params = _ticket_where(query)
+        rows = self._reading(_statement(f"SELECT count(*) FROM tickets{clause}", params))
+        return int(rows[0][0])
+
+    def open_cart_page(self, *, after: str | None, limit: int = 500) -> list[Cart]:
+        """Open carts by id, those after ``after``."""
+        if not 1 <= limit <= 10_000:
+            raise InvalidInputError("limit must be 1-10000", field="limit", reason="out_of_range")
+        rows = self._reading(
+            _statement(
+                "SELECT body FROM carts WHERE status = 'open' AND id > ? ORDER BY id LIMIT ?",
+                [after or "", limit],
+            )
+        )
+        return [Cart.model_validate_json(body) for (body,) in rows]

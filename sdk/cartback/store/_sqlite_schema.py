@@ -271,6 +271,34 @@ _V2: Final = """
         until_at  TEXT NOT NULL,
         PRIMARY KEY (kind, key)
     ) WITHOUT ROWID;
+
+    CREATE TABLE webhook_endpoints (
+        id                    TEXT PRIMARY KEY,
+        config                TEXT NOT NULL,
+        enabled               INTEGER NOT NULL,
+        created_at            TEXT NOT NULL,
+        updated_at            TEXT NOT NULL,
+        failing_since         TEXT,
+        consecutive_failures  INTEGER NOT NULL,
+        last_success_at       TEXT,
+        last_failure_at       TEXT
+    );
+
+    CREATE TABLE tickets (
+        id          TEXT PRIMARY KEY,
+        dedupe_key  TEXT NOT NULL,
+        prospect    TEXT,
+        cart_id     TEXT,
+        status      TEXT NOT NULL,
+        assignee    TEXT,
+        created_at  TEXT NOT NULL,
+        body        TEXT NOT NULL
+    );
+    CREATE UNIQUE INDEX tickets_by_key ON tickets (dedupe_key);
+    CREATE INDEX tickets_by_created ON tickets (created_at);
+    CREATE INDEX tickets_by_prospect ON tickets (prospect) WHERE prospect IS NOT NULL;
+    CREATE INDEX tickets_by_cart ON tickets (cart_id) WHERE cart_id IS NOT NULL;
+    CREATE INDEX carts_open_by_id ON carts (id) WHERE status = 'open';
     """
 
 MIGRATIONS: Final[tuple[str, ...]] = (_V1, _V2)

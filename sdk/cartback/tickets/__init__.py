@@ -40,6 +40,7 @@ from cartback.tickets._rules import (
 from cartback.tickets._ticket import (
     Ticket,
     TicketNote,
+    TicketNotFoundError,
     TicketResolution,
     TicketStatus,
     add_note,
@@ -68,6 +69,7 @@ __all__ = [
     "TicketCondition",
     "TicketDraft",
     "TicketKind",
+    "TicketNotFoundError",
     "TicketNote",
     "TicketPriority",
     "TicketResolution",

@@ -15,12 +15,13 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic_core import PydanticCustomError
 
 from cartback._clock import ensure_utc
-from cartback._errors import InvalidInputError
+from cartback._errors import CartbackError, InvalidInputError
 from cartback._ids import new_id
 from cartback.tickets._evaluate import TicketDraft
 
 __all__ = [
     "Ticket",
+    "TicketNotFoundError",
     "TicketNote",
     "TicketResolution",
     "TicketStatus",
@@ -176,3 +177,11 @@ def reopen_ticket(ticket: Ticket, *, at: datetime) -> Ticket:
             "updated_at": ensure_utc(at, name="at"),
         }
     )
+
+
+class TicketNotFoundError(CartbackError, LookupError):
+    """No ticket with the given id exists (it may have been erased with its prospect)."""
+
+    def __init__(self, message: str, *, ticket_id: str) -> None:
+        super().__init__(message)
+        self.ticket_id = ticket_id

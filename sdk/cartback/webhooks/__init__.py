@@ -36,6 +36,7 @@ from cartback.webhooks._endpoint import (
 )
 from cartback.webhooks._errors import (
     EndpointConfigError,
+    EndpointNotFoundError,
     TargetRefusedError,
     TargetUnresolvedError,
 )
@@ -54,6 +55,14 @@ from cartback.webhooks._health import (
 )
 from cartback.webhooks._ipn import IPN_SIGNATURE_FIELDS, ipn_signature, sign_ipn, verify_ipn
 from cartback.webhooks._limits import TokenBucket
+from cartback.webhooks._payloads import (
+    ConsentEntry,
+    WebhookCart,
+    payload_models,
+    payload_schemas,
+    render,
+)
+from cartback.webhooks._registry import EndpointView, consumer_name
 from cartback.webhooks._results import (
     Dead,
     DeferReason,
@@ -67,6 +76,7 @@ from cartback.webhooks._results import (
 from cartback.webhooks._retry import STANDARD_SCHEDULE, RetryPolicy, parse_retry_after
 from cartback.webhooks._sender import LaneSnapshot, SubmitStatus, WebhookSender
 from cartback.webhooks._signing import USER_AGENT, delivery_headers, webhook_payload
+from cartback.webhooks._worker import WebhookWorker, WorkerReport, WorkerSettings
 
 __all__ = [
     "DISABLE_AFTER",
@@ -76,6 +86,7 @@ __all__ = [
     "USER_AGENT",
     "WEBHOOK_EVENT_TYPES",
     "AddressClass",
+    "ConsentEntry",
     "Dead",
     "DeferReason",
     "Deferred",
@@ -88,7 +99,9 @@ __all__ = [
     "EndpointConfigError",
     "EndpointDisabled",
     "EndpointHealth",
+    "EndpointNotFoundError",
     "EndpointSecret",
+    "EndpointView",
     "GuardedBackend",
     "GuardedTransport",
     "IPAddress",
@@ -102,19 +115,27 @@ __all__ = [
     "TargetRefusedError",
     "TargetUnresolvedError",
     "TokenBucket",
+    "WebhookCart",
     "WebhookDeliverer",
     "WebhookEndpoint",
     "WebhookEventType",
     "WebhookSender",
+    "WebhookWorker",
+    "WorkerReport",
+    "WorkerSettings",
     "classify_address",
+    "consumer_name",
     "delivery_headers",
     "error_for_exception",
     "ipn_signature",
     "parse_endpoint",
     "parse_ip_literal",
     "parse_retry_after",
+    "payload_models",
+    "payload_schemas",
     "record_result",
     "refused_class",
+    "render",
     "should_disable",
     "sign_ipn",
     "system_resolver",

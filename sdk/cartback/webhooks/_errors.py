@@ -5,7 +5,8 @@ ConfigurationError
 └── EndpointConfigError        an endpoint's settings cannot work (``setting``, ``reason``)
 CartbackError
 ├── TargetRefusedError         the target resolved to an address the SSRF guard refuses
-└── TargetUnresolvedError      the target's name did not resolve to any address
+├── TargetUnresolvedError      the target's name did not resolve to any address
+└── EndpointNotFoundError      no webhook endpoint has the given id (also a LookupError)
 ```
 
 Messages name the address class or the setting, never a secret, a body or an address.
@@ -15,7 +16,12 @@ from __future__ import annotations
 
 from cartback._errors import CartbackError, ConfigurationError
 
-__all__ = ["EndpointConfigError", "TargetRefusedError", "TargetUnresolvedError"]
+__all__ = [
+    "EndpointConfigError",
+    "EndpointNotFoundError",
+    "TargetRefusedError",
+    "TargetUnresolvedError",
+]
 
 
 class EndpointConfigError(ConfigurationError):
@@ -42,3 +48,11 @@ class TargetRefusedError(CartbackError):
 
 class TargetUnresolvedError(CartbackError):
     """The target's host name did not resolve to any address (no connection made)."""
+
+
+class EndpointNotFoundError(CartbackError, LookupError):
+    """No webhook endpoint with the given id is stored."""
+
+    def __init__(self, message: str, *, endpoint_id: str) -> None:
+        super().__init__(message)
+        self.endpoint_id = endpoint_id
