@@ -36,6 +36,7 @@ from cartback._dispatcher import DispatcherSettings
 from cartback.senders import Senders
 from cartback.webhooks import WebhookDeliverer
 from cartback.webhooks._worker import WorkerSettings
+from server_example.admin_carts import CartPages
 from server_example.admin_tickets import TicketPages
 from server_example.admin_webhooks import WebhookPages
 from server_example.backend_api import BackendApi
@@ -223,6 +224,7 @@ def create_app(
         Route("/healthz", health, methods=["GET"]),
         Route("/favicon.ico", dashboard.icon, methods=["GET"]),
         *dashboard.routes(),
+        *CartPages(dashboard, recovery).routes(),
         *WebhookPages(dashboard).routes(),
         *TicketPages(dashboard).routes(),
     ]
