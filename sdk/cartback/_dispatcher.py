@@ -27,7 +27,7 @@ from __future__ import annotations
 import hashlib
 import logging
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Final, Literal
 
@@ -64,7 +64,7 @@ from cartback.messages import (
     build_social_message,
 )
 from cartback.senders import OutgoingMessage, Sender, SendResult
-from cartback.store import CartQuery, Changes, Scheduled, Settlement
+from cartback.store import CartQuery, Changes, ProspectData, Scheduled, Settlement
 
 __all__ = [
     "FLOWS_CONSUMER",
@@ -193,79 +193,97 @@ class Dispatcher:
     # -- the tick ------------------------------------------------------------------
 
     def tick(self) -> TickReport:
-        """Enrol new carts, then carry out what is due now."""
+        """Enrol new carts, then carry out what is due now.
+
+        What the planner reads is loaded for every leased enrolment at once (a few
+        queries, whatever the number due); skips, deferrals and the enrolments' new
+        positions are written together at the end. Only a send is recorded on its own,
+        before and after the provider is called.
+        """
         report = TickReport()
         now = self.cartback.now()
         self._read_outbox(now, report)
-        for enrolment in self.store.claim_enrolments(
+        claimed = self.store.claim_enrolments(
             owner=self.owner, now=now, limit=self.settings.batch, lease=self.settings.lease
-        ):
+        )
+        if not claimed:
+            return report
+        carts = self.store.get_carts({enrolment.cart_id for enrolment in claimed})
+        prospects = {c.contact.prospect_key for c in carts.values() if c.contact.prospect_key}
+        data = self.store.prospect_data(prospects)
+        tick = _Tick()
+        for enrolment in claimed:
             report.planned += 1
+            cart = carts.get(enrolment.cart_id)
+            if cart is None:
+                continue  # erased: its enrolment went with it
             try:
-                self._advance(enrolment, now, report)
+                self._advance(enrolment, cart, data.get(enrolment.prospect), now, report, tick)
             except Exception as exc:  # one enrolment's problem never stops the others
                 log.error("enrolment failed to advance: %s", type(exc).__name__)
-                self._save(enrolment, now + timedelta(minutes=5))
+                tick.save(enrolment, now + timedelta(minutes=5))
+        self.store.write(lambda tx: tx.apply(tick.changes()))
         return report
 
     def _read_outbox(self, now: datetime, report: TickReport) -> None:
         deliveries = self.store.claim(FLOWS_CONSUMER, owner=self.owner, now=now, limit=500)
         if not deliveries:
             return
-        captured = [d.cart_id for d in deliveries if d.event.type == "cart.captured" and d.cart_id]
+        captured = {d.cart_id for d in deliveries if d.event.type == "cart.captured" and d.cart_id}
         nudged = {d.cart_id for d in deliveries if d.event.type in _NUDGES and d.cart_id}
         consent_ids = [
             getattr(d.event, "consent_id", None)
             for d in deliveries
             if d.event.type == "consent.changed"
         ]
-        for cart_id in captured:
-            if self._enrol(cart_id, now):
+        tick = _Tick()
+        for cart in self.store.get_carts(captured).values():  # an erased cart is not found
+            if self._enrol(cart, now, tick):
                 report.enrolled += 1
         prospects = {
             event.prospect
             for consent_id in consent_ids
             if consent_id and (event := self.store.consent_event(consent_id)) is not None
         }
-        self._nudge(nudged, prospects, now)
+        self._nudge(nudged - tick.cart_ids(), prospects, now, tick)
+        self.store.write(lambda tx: tx.apply(tick.changes()))
         self.store.settle(FLOWS_CONSUMER, [Settlement.done(d.seq) for d in deliveries], now=now)
 
-    def _enrol(self, cart_id: str, now: datetime) -> bool:
-        try:
-            cart = self.store.get_cart(cart_id)
-        except LookupError:
-            return False  # erased or purged before it could enter a flow
-        if cart.status == "ordered" or self.store.enrolment(cart_id) is not None:
+    def _enrol(self, cart: Cart, now: datetime, tick: _Tick) -> bool:
+        if cart.status == "ordered" or self.store.enrolment(cart.id) is not None:
             return False
         flow = choose_flow(cart, self.settings.assignments)
         if flow is None:
             return False
-        enrolment = enrol(cart, flow, guards=self.settings.guards)
-        self._save(enrolment, now)  # planned at once: the first wait decides the time
+        # Due at once: planning it decides the first wait's time.
+        tick.save(enrol(cart, flow, guards=self.settings.guards), now)
         return True
 
-    def _nudge(self, cart_ids: set[str], prospects: set[str], now: datetime) -> None:
+    def _nudge(self, cart_ids: set[str], prospects: set[str], now: datetime, tick: _Tick) -> None:
         """Make these carts' and prospects' enrolments due now (re-planned this tick)."""
         wanted = set(cart_ids)
         for prospect in prospects:
             wanted |= {record.cart_id for record in self.store.messages(prospect=prospect)}
             page = self.cartback.list_carts(CartQuery(email=prospect), limit=100)
             wanted |= {cart.id for cart in page.items}
-        for cart_id in wanted:
+        for cart_id in sorted(wanted - tick.cart_ids()):
             scheduled = self.store.enrolment(cart_id)
             if scheduled is None or scheduled.enrolment.finished:
                 continue
             if scheduled.due_at is None or scheduled.due_at > now:
-                self._save(scheduled.enrolment, now)
+                tick.save(scheduled.enrolment, now)
 
     # -- one enrolment -------------------------------------------------------------
 
-    def facts(self, cart: Cart) -> ProspectFacts:
-        """What the planner reads about ``cart``'s prospect, live."""
+    def facts(
+        self, cart: Cart, data: ProspectData | None = None, *, now: datetime | None = None
+    ) -> ProspectFacts:
+        """What the planner reads about ``cart``'s prospect: from ``data`` when loaded for
+        the tick, else read now."""
         prospect = cart.contact.prospect_key or ""
-        consents = self.cartback.consents_for(cart)
-        others = self.cartback.list_carts(CartQuery(email=prospect), limit=100).items
-        replies = self.store.replies(prospect=prospect, limit=1)
+        if data is None:
+            data = self.store.prospect_data([prospect]).get(prospect, ProspectData())
+        consents = self.cartback.consents_for(cart, at=now, events=data.consent)
         return ProspectFacts(
             cart=cart,
             consent={
@@ -273,58 +291,63 @@ class Dispatcher:
                 for channel, decision in consents.items()
                 if channel in ("email", "sms", "push", "messenger", "instagram")
             },
-            history=self.store.messages(prospect=prospect),
-            activity=self.store.activities(prospect),
-            devices=self.store.devices(prospect),
-            recipients=self.store.social_recipients(prospect),
+            history=data.messages,
+            activity=data.activities,
+            devices=data.devices,
+            recipients=data.recipients,
             earlier_abandonments=tuple(
                 other.created_at
-                for other in others
+                for other in data.carts
                 if other.id != cart.id and other.created_at < cart.created_at
             ),
-            replied_at=replies[0].at if replies else None,
+            replied_at=data.last_reply_at,
         )
 
-    def _advance(self, enrolment: Enrolment, now: datetime, report: TickReport) -> None:
+    def _advance(
+        self,
+        enrolment: Enrolment,
+        cart: Cart,
+        data: ProspectData | None,
+        now: datetime,
+        report: TickReport,
+        tick: _Tick,
+    ) -> None:
         try:
             flow = self.settings.assignments.pinned(enrolment)
         except FlowNotFoundError:
             log.warning("an enrolment's flow version is no longer configured")
-            self._save(enrolment, None)
+            tick.save(enrolment, None)
             return
+        facts = self.facts(cart, data, now=now)
         for _ in range(64):  # a flow walks at most this many steps in one tick
-            try:
-                cart = self.store.get_cart(enrolment.cart_id)
-            except LookupError:
-                return  # erased: its enrolment went with it
-            facts = self.facts(cart)
             plan = plan_next(flow, enrolment, facts, now=now, guards=self.settings.guards)
             if plan.kind == "exit":
                 report.exited += 1
                 report.count(plan.reason)
-                self._save(enrolment.after(plan, at=now), None)
+                tick.save(enrolment.after(plan, at=now), None)
                 return
             if plan.kind == "pause":
                 report.count(plan.reason)
-                self._save(enrolment, plan.at)
+                tick.save(enrolment, plan.at)
                 return
             if not plan.due_at(now):
                 if plan.kind == "send" and plan.deferred:
-                    self._record_deferral(enrolment, plan, cart, now, report)
-                self._save(enrolment, plan.at)
+                    self._record_deferral(enrolment, plan, cart, facts, now, report, tick)
+                tick.save(enrolment, plan.at)
                 return
             if plan.kind == "skip":
-                assert plan.step is not None
-                self._record(enrolment, plan, cart, now, "skipped", reason=plan.reason)
+                record = self._record(enrolment, plan, cart, now, "skipped", reason=plan.reason)
+                tick.record(record)
+                facts = _with(facts, record)
                 report.skipped += 1
                 report.count(plan.reason)
                 enrolment = enrolment.after(plan, at=now)
                 continue
-            done = self._send(enrolment, plan, cart, facts, now, report)
+            done = self._send(enrolment, plan, cart, facts, now, report, tick)
             if done is None:
                 return  # waits for a retry; saved by _send
-            enrolment = done
-        self._save(enrolment, now)
+            enrolment, facts = done
+        tick.save(enrolment, now)
 
     # -- sending -------------------------------------------------------------------
 
@@ -336,7 +359,8 @@ class Dispatcher:
         facts: ProspectFacts,
         now: datetime,
         report: TickReport,
-    ) -> Enrolment | None:
+        tick: _Tick,
+    ) -> tuple[Enrolment, ProspectFacts] | None:
         step = plan.step
         assert step is not None
         msg_id = message_id(enrolment, step.id)
@@ -353,62 +377,52 @@ class Dispatcher:
             template=TEMPLATE_ROUTES.get(step.template, ("", step.template))[1] or None,
             coupon=coupon,
         )
+        skipped: str | None = None
         try:
             built = self._build(step.channel, step.template, request, facts)
         except MessageRefusedError as refused:
-            self._record(enrolment, plan, cart, now, "skipped", reason=refused.reason)
-            report.skipped += 1
-            report.count(refused.reason)
-            return enrolment.after(plan, at=now, outcome="skipped")
+            skipped = refused.reason
         sender = self.senders.get(step.channel)
-        if sender is None:
-            self._record(enrolment, plan, cart, now, "skipped", reason="no_sender")
+        if skipped is None and sender is None:
+            skipped = "no_sender"
+        if skipped is not None or sender is None:
+            record = self._record(enrolment, plan, cart, now, "skipped", reason=skipped)
+            tick.record(record)
             report.skipped += 1
-            report.count("no_sender")
-            return enrolment.after(plan, at=now, outcome="skipped")
+            report.count(skipped)
+            return enrolment.after(plan, at=now, outcome="skipped"), _with(facts, record)
         code = coupon.code if coupon else None
-        self._record(enrolment, plan, cart, now, "sending", attempts=attempts, coupon_code=code)
+        # Recorded before the provider is called: after a crash, the step is sent again
+        # under the same id rather than lost.
+        self._write(self._record(enrolment, plan, cart, now, "sending", attempts=attempts,
+                                 coupon_code=code), cart)  # fmt: skip
         outcome = self._hand_over(sender, built, msg_id)
         if outcome.outcome == "accepted":
-            self._record(
-                enrolment,
-                plan,
-                cart,
-                now,
-                "sent",
-                attempts=attempts,
-                provider_id=outcome.provider_id,
-                coupon_code=code,
-            )
+            record = self._record(enrolment, plan, cart, now, "sent", attempts=attempts,
+                                  provider_id=outcome.provider_id, coupon_code=code)  # fmt: skip
+            self._write(record, cart)
             report.sent += 1
-            return enrolment.after(plan, at=now)
+            return enrolment.after(plan, at=now), _with(facts, record)
         if outcome.outcome == "retry" and attempts < self.settings.max_attempts:
             delay = _RETRY_DELAYS[min(attempts, len(_RETRY_DELAYS)) - 1]
             if outcome.retry_after is not None:
                 delay = max(delay, timedelta(seconds=min(outcome.retry_after, 86_400)))
-            self._record(
-                enrolment,
-                plan,
-                cart,
-                now,
-                "deferred",
-                attempts=attempts,
-                reason=outcome.error or "retry",
-                coupon_code=code,
-            )
+            record = self._record(enrolment, plan, cart, now, "deferred", attempts=attempts,
+                                  reason=outcome.error or "retry", coupon_code=code)  # fmt: skip
+            self._write(record, cart)
             report.deferred += 1
             report.count(outcome.error or "retry")
-            self._save(enrolment, now + delay)
+            tick.save(enrolment, now + delay)
             return None
         reason = outcome.error or "failed"
         if outcome.outcome == "retry":
             reason = f"gave_up:{reason}"[:64]
-        self._record(
-            enrolment, plan, cart, now, "failed", attempts=attempts, reason=reason, coupon_code=code
-        )
+        record = self._record(enrolment, plan, cart, now, "failed", attempts=attempts,
+                              reason=reason, coupon_code=code)  # fmt: skip
+        self._write(record, cart)
         report.failed += 1
         report.count(reason)
-        return enrolment.after(plan, at=now, outcome="failed")
+        return enrolment.after(plan, at=now, outcome="failed"), _with(facts, record)
 
     def _hand_over(
         self, sender: Sender, built: OutgoingMessage | tuple[PushMessage, ...], msg_id: str
@@ -501,10 +515,10 @@ class Dispatcher:
         attempts: int = 0,
         provider_id: str | None = None,
         coupon_code: str | None = None,
-    ) -> None:
+    ) -> MessageRecord:
         step = plan.step
         assert step is not None
-        record = MessageRecord(
+        return MessageRecord(
             id=message_id(enrolment, step.id),
             cart_id=cart.id,
             prospect=enrolment.prospect,
@@ -521,65 +535,98 @@ class Dispatcher:
             coupon_code=coupon_code,
             attempts=attempts,
         )
-        events: tuple[DomainEvent, ...] = ()
-        if status == "sent":
-            events = (
-                MessageSent(
-                    event_id=_event_id(record, "sent"),
-                    occurred_at=now,
-                    message_id=record.id,
-                    cart_id=cart.id,
-                    channel=step.channel,
-                    flow_id=enrolment.flow_id,
-                    step_id=step.id,
-                    variant=record.variant,
-                ),
-            )
-        elif status == "failed":
-            events = (
-                MessageFailed(
-                    event_id=_event_id(record, "failed"),
-                    occurred_at=now,
-                    message_id=record.id,
-                    cart_id=cart.id,
-                    channel=step.channel,
-                    reason=reason or "failed",
-                ),
-            )
-        numbers: tuple[tuple[str, str, datetime], ...] = ()
-        if status == "sent" and step.channel == "sms" and cart.contact.phone:
-            numbers = ((cart.contact.phone, enrolment.prospect, now),)  # a reply finds them
-        changes = Changes(messages=(record,), events=events, sms_numbers=numbers)
+
+    def _write(self, record: MessageRecord, cart: Cart) -> None:
+        """Store one record now, with its ``message.sent``/``message.failed`` event (and
+        the texted number, so a reply finds the prospect)."""
+        texted = record.status == "sent" and record.channel == "sms"
+        changes = _record_changes(record, cart.contact.phone if texted else None)
         self.store.write(lambda tx: tx.apply(changes))
 
     def _record_deferral(
-        self, enrolment: Enrolment, plan: Plan, cart: Cart, now: datetime, report: TickReport
+        self,
+        enrolment: Enrolment,
+        plan: Plan,
+        cart: Cart,
+        facts: ProspectFacts,
+        now: datetime,
+        report: TickReport,
+        tick: _Tick,
     ) -> None:
         reason = plan.deferred[0] if plan.deferred else "deferred"
         step = plan.step
         assert step is not None
         msg_id = message_id(enrolment, step.id)
-        previous = next((r for r in self.store.messages(cart_id=cart.id) if r.id == msg_id), None)
+        previous = next((r for r in facts.history if r.id == msg_id), None)
         if previous is not None and previous.status == "deferred" and previous.reason == reason:
             return  # already recorded for this reason
-        self._record(
-            enrolment,
-            plan,
-            cart,
-            now,
-            "deferred",
-            reason=reason,
-            attempts=previous.attempts if previous else 0,
-        )
+        tick.record(self._record(enrolment, plan, cart, now, "deferred", reason=reason,
+                                 attempts=previous.attempts if previous else 0))  # fmt: skip
         report.deferred += 1
         report.count(reason)
 
-    def _save(self, enrolment: Enrolment, due_at: datetime | None) -> None:
-        """Write the enrolment back (this releases its lease)."""
-        if enrolment.finished:
-            due_at = None
-        changes = Changes(enrolments=(Scheduled(enrolment, due_at),))
-        self.store.write(lambda tx: tx.apply(changes))
+
+class _Tick:
+    """What one tick writes at its end: enrolments' new positions, skips, deferrals."""
+
+    def __init__(self) -> None:
+        self._enrolments: dict[str, Scheduled] = {}
+        self._records: dict[str, MessageRecord] = {}
+
+    def save(self, enrolment: Enrolment, due_at: datetime | None) -> None:
+        self._enrolments[enrolment.cart_id] = Scheduled(
+            enrolment, None if enrolment.finished else due_at
+        )
+
+    def record(self, record: MessageRecord) -> None:
+        self._records[record.id] = record
+
+    def cart_ids(self) -> set[str]:
+        return set(self._enrolments)
+
+    def changes(self) -> Changes:
+        events = tuple(e for r in self._records.values() for e in _record_changes(r, None).events)
+        return Changes(
+            enrolments=tuple(self._enrolments.values()),
+            messages=tuple(self._records.values()),
+            events=events,
+        )
+
+
+def _with(facts: ProspectFacts, record: MessageRecord) -> ProspectFacts:
+    """``facts`` with ``record`` in the history (the next step planned this tick sees it)."""
+    history = [r for r in facts.history if r.id != record.id]
+    return replace(facts, history=(*history, record))
+
+
+def _record_changes(record: MessageRecord, phone: str | None) -> Changes:
+    events: tuple[DomainEvent, ...] = ()
+    if record.status == "sent":
+        events = (
+            MessageSent(
+                event_id=_event_id(record, "sent"),
+                occurred_at=record.at,
+                message_id=record.id,
+                cart_id=record.cart_id,
+                channel=record.channel,
+                flow_id=record.flow_id,
+                step_id=record.step_id,
+                variant=record.variant,
+            ),
+        )
+    elif record.status == "failed":
+        events = (
+            MessageFailed(
+                event_id=_event_id(record, "failed"),
+                occurred_at=record.at,
+                message_id=record.id,
+                cart_id=record.cart_id,
+                channel=record.channel,
+                reason=record.reason or "failed",
+            ),
+        )
+    numbers = ((phone, record.prospect, record.at),) if phone else ()
+    return Changes(messages=(record,), events=events, sms_numbers=numbers)
 
 
 def _event_id(record: MessageRecord, kind: str) -> str:

@@ -315,20 +315,30 @@ class Cartback:
         return self._decide(prospect, self._latest_cart(prospect), at)
 
     def consents_for(
-        self, cart: Cart, *, at: datetime | None = None
+        self,
+        cart: Cart,
+        *,
+        at: datetime | None = None,
+        events: Sequence[ConsentEvent] | None = None,
     ) -> dict[Channel, ConsentDecision]:
         """The decision on every channel for the prospect of ``cart``, whose country and
-        creation decide the defaults (what a recovery message about it may use)."""
+        creation decide the defaults (what a recovery message about it may use).
+        ``events``: the prospect's ledger when already read (else it is read now)."""
         prospect = cart.contact.prospect_key
         if prospect is None:
             raise InvalidInputError("the cart has no prospect", field="cart", reason="invalid")
-        return self._decide(prospect, cart, at)
+        return self._decide(prospect, cart, at, events)
 
     def _decide(
-        self, prospect: str, cart: Cart | None, at: datetime | None
+        self,
+        prospect: str,
+        cart: Cart | None,
+        at: datetime | None,
+        events: Sequence[ConsentEvent] | None = None,
     ) -> dict[Channel, ConsentDecision]:
         when = self.now() if at is None else ensure_utc(at, name="at")
-        events = self.store.consent_events(prospect)
+        if events is None:
+            events = self.store.consent_events(prospect)
         defaults = self._defaults(cart, when)
         return {
             channel: decide_consent(events, channel, when, defaults=defaults)

@@ -332,3 +332,45 @@ def test_the_message_id_is_stable_per_cart_flow_version_and_step(client: Cartbac
     enrolment = enrol(client.get_cart(cart_id), conversational_flow())
     assert message_id(enrolment, "email") == message_id(enrolment, "email")
     assert message_id(enrolment, "email") != message_id(enrolment, "other")
+
+
+class CountingStore:
+    """``store`` with a count of the per-cart and per-prospect reads made through it."""
+
+    PER_ITEM = ("get_cart", "consent_events", "messages", "activities", "devices", "enrolment")
+
+    def __init__(self, store: Store) -> None:
+        self._store = store
+        self.calls: dict[str, int] = {}
+
+    def __getattr__(self, name: str) -> Any:
+        value = getattr(self._store, name)
+        if name in self.PER_ITEM or name in ("get_carts", "prospect_data"):
+            self.calls.setdefault(name, 0)
+
+            def counted(*args: Any, **kwargs: Any) -> Any:
+                self.calls[name] += 1
+                return value(*args, **kwargs)
+
+            return counted
+        return value
+
+
+@pytest.mark.parametrize("due", [3, 30])
+def test_a_tick_reads_what_is_due_in_a_few_queries_whatever_its_number(
+    store: Store, clock: FakeClock, sender: FakeSender, due: int
+) -> None:
+    counting = CountingStore(store)
+    client = Cartback(store=counting, clock=clock)  # type: ignore[arg-type]
+    dispatcher = make_dispatcher(client, sender)
+    clock.now = datetime(2026, 11, 24, 14, 0, tzinfo=UTC)
+    for n in range(due):
+        capture(client, email=f"p{n}@example.com")
+    dispatcher.tick()  # enrols them
+    clock.advance(hours=3)
+    counting.calls.clear()
+    report = dispatcher.tick()
+    assert (report.planned, report.sent) == (due, due)
+    assert counting.calls.get("get_carts") == 1
+    assert counting.calls.get("prospect_data") == 1
+    assert not any(counting.calls.get(name) for name in CountingStore.PER_ITEM)

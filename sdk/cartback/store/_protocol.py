@@ -52,6 +52,7 @@ __all__ = [
     "EndpointRecord",
     "ErasureReport",
     "OrderClosure",
+    "ProspectData",
     "ReadTransaction",
     "Receipt",
     "SaveOutcome",
@@ -161,6 +162,26 @@ class TicketQuery:
     """The tickets of one cart."""
     prospect: str | None = None
     """The tickets of one prospect (their key)."""
+
+
+@dataclass(frozen=True, slots=True)
+class ProspectData:
+    """Everything the flow planner reads about one prospect, read in one go."""
+
+    carts: tuple[Cart, ...] = ()
+    """The prospect's carts, oldest first."""
+    consent: tuple[ConsentEvent, ...] = ()
+    """The consent ledger, oldest first."""
+    messages: tuple[MessageRecord, ...] = ()
+    """Recovery message records, oldest first."""
+    activities: tuple[Activity, ...] = ()
+    """Tracked activity, oldest first."""
+    devices: tuple[PushDevice, ...] = ()
+    """Push devices."""
+    recipients: tuple[SocialRecipient, ...] = ()
+    """Messenger and Instagram recipients."""
+    last_reply_at: datetime | None = None
+    """When the prospect last replied, if ever."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -528,6 +549,16 @@ class Store(Protocol):
 
     def enrolment(self, cart_id: str) -> Scheduled | None:
         """A cart's enrolment and when it is next due, if it has one."""
+        ...
+
+    def get_carts(self, ids: Collection[str]) -> dict[str, Cart]:
+        """The carts with these ids that exist (one read for many)."""
+        ...
+
+    def prospect_data(self, prospects: Collection[str]) -> dict[str, ProspectData]:
+        """What the planner reads about each prospect, for many at once (a few queries
+        whatever their number: a dispatcher's tick costs what is due, not one read per
+        enrolment)."""
         ...
 
     def claim_enrolments(

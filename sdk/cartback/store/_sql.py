@@ -15,6 +15,8 @@ from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
 from typing import Any, Final, Literal, Protocol, TypeVar
 
+from pydantic import BaseModel
+
 from cartback._contact_values import normalize_email
 from cartback._errors import CartNotFoundError, InvalidInputError
 from cartback._models import (
@@ -39,6 +41,7 @@ from cartback.store._protocol import (
     Delivery,
     EndpointRecord,
     ErasureReport,
+    ProspectData,
     Receipt,
     SaveStatus,
     Scheduled,
@@ -654,6 +657,18 @@ class Transaction:
         return found
 
 
+_PLANNER_READS: tuple[tuple[str, str, str, type[BaseModel]], ...] = (
+    ("carts", "carts", "created_at, id", Cart),
+    ("consent", "consent_events", "at, seq", ConsentEvent),
+    ("messages", "messages", "at, id", MessageRecord),
+    ("activities", "activities", "at, seq", Activity),
+    ("devices", "devices", "registered_at, token", PushDevice),
+    ("recipients", "social_recipients", "opted_in_at, recipient_id", SocialRecipient),
+)
+"""What ``prospect_data`` reads per prospect: its name there, the table, the order."""
+_LAST_REPLY = "SELECT prospect, max(at) FROM replies WHERE prospect IN ({}) GROUP BY prospect"
+
+
 class SqlStore:
     """The ``Store`` methods both backends share; a backend supplies the connections.
 
@@ -941,6 +956,43 @@ class SqlStore:
             sql, params = sql + " WHERE prospect = ?", [prospect, limit]
         rows = self._reading(_statement(sql + " ORDER BY at DESC, id DESC LIMIT ?", params))
         return [Reply.model_validate_json(body) for (body,) in rows]
+
+    def get_carts(self, ids: Collection[str]) -> dict[str, Cart]:
+        """The carts with these ids that exist."""
+        return self._reading(lambda db: Transaction(db, self._dialect).carts(ids))
+
+    def prospect_data(self, prospects: Collection[str]) -> dict[str, ProspectData]:
+        """What the planner reads about each prospect, a few queries for all of them."""
+        wanted = sorted(set(prospects))
+        found: dict[str, dict[str, list[Any]]] = {p: {} for p in wanted}
+        parse_at: Callable[[Any], Any] = self._dialect.dt
+        sources = [
+            (name, f"SELECT prospect, body FROM {table} WHERE prospect IN ({{}}) ORDER BY {order}",
+             model.model_validate_json)
+            for name, table, order, model in _PLANNER_READS
+        ] + [("replies", _LAST_REPLY, parse_at)]  # fmt: skip
+
+        def read(db: Connection) -> None:
+            for chunk in _chunks(wanted):
+                marks = _marks(len(chunk))
+                results = db.batch([(sql.format(marks), chunk) for _, sql, _ in sources])
+                for (name, _, parse), rows in zip(sources, results, strict=True):
+                    for prospect, value in rows:
+                        found[prospect].setdefault(name, []).append(parse(value))
+
+        self._reading(read)
+        return {
+            prospect: ProspectData(
+                carts=tuple(parts.get("carts", ())),
+                consent=tuple(parts.get("consent", ())),
+                messages=tuple(parts.get("messages", ())),
+                activities=tuple(parts.get("activities", ())),
+                devices=tuple(parts.get("devices", ())),
+                recipients=tuple(parts.get("recipients", ())),
+                last_reply_at=(parts.get("replies") or [None])[0],
+            )
+            for prospect, parts in found.items()
+        }
 
     def enrolment(self, cart_id: str) -> Scheduled | None:
         """A cart's enrolment and when it is next due."""
