@@ -361,7 +361,7 @@ def test_a_tick_reads_what_is_due_in_a_few_queries_whatever_its_number(
     store: Store, clock: FakeClock, sender: FakeSender, due: int
 ) -> None:
     counting = CountingStore(store)
-    client = Cartback(store=counting, clock=clock)  # type: ignore[arg-type]
+    client = Cartback(store=counting, clock=clock)
     dispatcher = make_dispatcher(client, sender)
     clock.now = datetime(2026, 11, 24, 14, 0, tzinfo=UTC)
     for n in range(due):
