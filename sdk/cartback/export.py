@@ -115,15 +115,13 @@ def _text(value: object) -> str:
 
 
 def _tool_cells(values: Sequence[object]) -> list[str]:
-    return [value if type(value) is str else _text(value) for value in values]
+    return [
+        value if type(value) is str else "" if value is None else _text(value) for value in values
+    ]
 
 
 def _sheet_cells(values: Sequence[object]) -> list[str]:
-    cells = []
-    for value in values:
-        text = value if type(value) is str else _text(value)
-        cells.append("'" + text if text[:1] in _FORMULA_SET else text)
-    return cells
+    return ["'" + text if text[:1] in _FORMULA_SET else text for text in _tool_cells(values)]
 
 
 def csv_cells(values: Sequence[object], fmt: CsvFormat = "spreadsheet") -> list[str]:

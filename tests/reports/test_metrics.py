@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator
 from datetime import timedelta
 from decimal import Decimal
 from fractions import Fraction as F
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from cartback import InvalidInputError
 from cartback.reports import (
+    AttributionModel,
+    Dimension,
     Group,
     GroupFigures,
     Journey,
@@ -18,10 +23,12 @@ from cartback.reports import (
     RecoveryFigures,
     RecoveryReport,
     ReportSettings,
+    groups_of,
     journeys,
     recovery_figures,
 )
 from tests.reports._support import T0, at, cart, engagement, message
+from tests.reports.test_attribution import journeys as random_journeys
 
 PIXEL = ReportSettings(pixel_since=T0 - timedelta(days=1))
 
@@ -317,3 +324,40 @@ def test_a_report_reads_a_stream_one_journey_at_a_time() -> None:
     assert pulled == [0]
     report.add_all(iterator)
     assert report.figures().carts == 1000
+
+
+# -- properties: the breakdowns add up -------------------------------------------------
+
+
+def naive_contacted(trips: list[Journey], group: Group) -> int:
+    """Carts with a sent message in ``group``, counted the slow, obvious way."""
+    return sum(
+        any(message.status == "sent" and group in groups_of(message) for message in trip.messages)
+        for trip in trips
+    )
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    st.lists(random_journeys(), max_size=8),
+    st.sampled_from(["last_click", "first_touch", "linear"]),
+)
+def test_breakdowns_add_up_to_the_totals(trips: list[Journey], model: AttributionModel) -> None:
+    trips = [dataclasses.replace(trip, cart_id=f"cart-{index}") for index, trip in enumerate(trips)]
+    figures = recovery_figures(trips, ReportSettings(model=model))
+    overall = figures.overall
+    assert overall.orders == figures.attributed_orders
+    assert overall.revenue == figures.attributed_revenue
+    assert overall.contacted == figures.contacted
+    summed: tuple[Dimension, ...] = ("channel", "flow")
+    for dimension in summed:
+        groups = figures.breakdown(dimension)
+        for name in ("sent", "failed", "delivered", "clicked", "replied", "unsubscribed"):
+            assert sum(getattr(found, name) for found in groups) == getattr(overall, name)
+        assert sum(found.orders for found in groups) == overall.orders
+        assert sum(found.revenue for found in groups) == overall.revenue
+    every: tuple[Dimension, ...] = ("channel", "flow", "step", "variant")
+    for dimension in every:
+        for found in figures.breakdown(dimension):
+            assert found.contacted == naive_contacted(trips, found.group)
+            assert found.orders <= found.contacted

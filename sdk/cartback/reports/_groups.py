@@ -9,7 +9,7 @@ from typing import Final, Literal
 from cartback._models import MessageRecord
 from cartback._types import MessageChannel
 
-__all__ = ["ALL", "Dimension", "Group", "groups_of"]
+__all__ = ["ALL", "Dimension", "Group", "groups_for", "groups_of"]
 
 Dimension = Literal["all", "channel", "flow", "step", "variant"]
 """What a group gathers: every message; one channel's; one flow's; one step's of one
@@ -63,16 +63,22 @@ ALL: Final = Group("all")
 """The group of every message."""
 
 
-def groups_of(message: MessageRecord) -> tuple[Group, ...]:
-    """The groups a message counts in: all, its channel, its flow, its flow's step and,
-    when it has one, its flow's variant."""
-    flow_id = message.flow_id
+def groups_for(
+    channel: MessageChannel, flow_id: str | None, step_id: str | None, variant: str | None
+) -> tuple[Group, ...]:
+    """The groups a message with these fields counts in: all, its channel, its flow,
+    its flow's step and, when it has one, its flow's variant."""
     groups = [
         ALL,
-        Group("channel", channel=message.channel),
+        Group("channel", channel=channel),
         Group("flow", flow_id=flow_id),
-        Group("step", flow_id=flow_id, step_id=message.step_id),
+        Group("step", flow_id=flow_id, step_id=step_id),
     ]
-    if message.variant is not None:
-        groups.append(Group("variant", flow_id=flow_id, variant=message.variant))
+    if variant is not None:
+        groups.append(Group("variant", flow_id=flow_id, variant=variant))
     return tuple(groups)
+
+
+def groups_of(message: MessageRecord) -> tuple[Group, ...]:
+    """The groups ``message`` counts in (see ``groups_for``)."""
+    return groups_for(message.channel, message.flow_id, message.step_id, message.variant)

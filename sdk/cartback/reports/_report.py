@@ -33,8 +33,9 @@ from fractions import Fraction
 from typing import Final, Self
 
 from cartback._models import MessageRecord
+from cartback._types import MessageChannel
 from cartback.reports._attribution import Credit, attribute
-from cartback.reports._groups import ALL, Dimension, Group, groups_of
+from cartback.reports._groups import ALL, Dimension, Group, groups_for
 from cartback.reports._journey import Journey
 from cartback.reports._rates import Rate
 from cartback.reports._settings import DEFAULT_SETTINGS, ReportSettings
@@ -144,9 +145,11 @@ class RecoveryFigures:
 
 
 class _Tally:
+    """Additive counters of one message key (channel, flow, step, variant), or of a group
+    once the keys are summed."""
+
     __slots__ = (
         "clicked",
-        "contacted",
         "delivered",
         "failed",
         "opened",
@@ -162,12 +165,15 @@ class _Tally:
 
     def __init__(self) -> None:
         self.sent = self.failed = self.delivered = self.pixel_sent = self.opened = 0
-        self.clicked = self.replyable = self.replied = self.unsubscribed = 0
-        self.contacted = self.orders = 0
+        self.clicked = self.replyable = self.replied = self.unsubscribed = self.orders = 0
         self.orders_shared = Fraction(0)
         self.revenue = _ZERO
 
-    def figures(self, group: Group) -> GroupFigures:
+    def absorb(self, other: _Tally) -> None:
+        for name in self.__slots__:
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+
+    def figures(self, group: Group, contacted: int) -> GroupFigures:
         orders = self.orders + self.orders_shared
         return GroupFigures(
             group=group,
@@ -178,7 +184,7 @@ class _Tally:
             clicked=self.clicked,
             replied=self.replied,
             unsubscribed=self.unsubscribed,
-            contacted=self.contacted,
+            contacted=contacted,
             orders=Fraction(orders),
             revenue=self.revenue,
             open_rate=Rate.of(self.opened, self.pixel_sent, otherwise="no_pixel"),
@@ -189,8 +195,12 @@ class _Tally:
                 otherwise="cannot_reply" if self.sent else "nothing_sent",
             ),
             unsubscribe_rate=Rate.of(self.unsubscribed, self.sent, otherwise="nothing_sent"),
-            conversion_rate=Rate.of(orders, self.contacted, otherwise="nothing_sent"),
+            conversion_rate=Rate.of(orders, contacted, otherwise="nothing_sent"),
         )
+
+
+_Key = tuple[MessageChannel, str | None, str | None, str | None]
+_MAX_COMBINATIONS: Final = 4096
 
 
 class RecoveryReport:
@@ -204,8 +214,10 @@ class RecoveryReport:
 
     def __init__(self, settings: ReportSettings = DEFAULT_SETTINGS) -> None:
         self.settings = settings
-        self._tallies: dict[Group, _Tally] = {ALL: _Tally()}
-        self._groups: dict[tuple[object, ...], tuple[_Tally, ...]] = {}
+        self._tallies: dict[_Key, _Tally] = {}
+        self._group_index: dict[Group, int] = {}
+        self._contacted_by: list[int] = []
+        self._combinations: dict[frozenset[_Key], tuple[int, ...]] = {}
         self._currency = settings.currency
         self._pixel_since: datetime | None = settings.pixel_since
         self._carts = self._contacted = self._orders = self._attributed = 0
@@ -213,18 +225,11 @@ class RecoveryReport:
         self._attributed_revenue = _ZERO
         self._unattributed_revenue = _ZERO
 
-    def _tallies_of(self, message: MessageRecord) -> tuple[_Tally, ...]:
-        key = (message.channel, message.flow_id, message.step_id, message.variant)
-        found = self._groups.get(key)
-        if found is None:
-            tallies = []
-            for group in groups_of(message):
-                tally = self._tallies.get(group)
-                if tally is None:
-                    tally = self._tallies[group] = _Tally()
-                tallies.append(tally)
-            found = self._groups[key] = tuple(tallies)
-        return found
+    def _tally(self, key: _Key) -> _Tally:
+        tally = self._tallies.get(key)
+        if tally is None:
+            tally = self._tallies[key] = _Tally()
+        return tally
 
     def _revenue(self, journey: Journey) -> Decimal | None:
         """The order's revenue when it counts in this report's currency."""
@@ -240,37 +245,52 @@ class RecoveryReport:
                 return None
         return revenue
 
+    def _count_contacted(self, keys: set[_Key]) -> None:
+        """One more contacted cart in every group its sent messages' keys fall in."""
+        self._contacted += 1
+        combination = frozenset(keys)
+        indices = self._combinations.get(combination)
+        if indices is None:
+            found = {group for key in keys for group in groups_for(*key) if group != ALL}
+            for group in found:
+                if group not in self._group_index:
+                    self._group_index[group] = len(self._contacted_by)
+                    self._contacted_by.append(0)
+            indices = tuple(self._group_index[group] for group in found)
+            if len(self._combinations) < _MAX_COMBINATIONS:
+                self._combinations[combination] = indices
+        contacted = self._contacted_by
+        for index in indices:
+            contacted[index] += 1
+
     def add(self, journey: Journey) -> tuple[Credit, ...]:
         """Count one journey; return its order's credits (``()`` when unattributed)."""
         self._carts += 1
         pixel_since = self._pixel_since
-        sent: dict[str, tuple[MessageRecord, tuple[_Tally, ...]]] = {}
-        contacted: set[int] = set()
+        sent: dict[str, tuple[MessageRecord, _Tally]] = {}
+        keys: set[_Key] = set()
         for message in journey.messages:
             status = message.status
             if status == "sent":
-                tallies = self._tallies_of(message)
-                sent[message.id] = (message, tallies)
-                pixel = (
+                key = (message.channel, message.flow_id, message.step_id, message.variant)
+                tally = self._tally(key)
+                sent[message.id] = (message, tally)
+                keys.add(key)
+                tally.sent += 1
+                if message.channel == "push":
+                    continue
+                tally.replyable += 1
+                if (
                     message.channel == "email"
                     and pixel_since is not None
                     and message.at >= pixel_since
-                )
-                replyable = message.channel != "push"
-                for tally in tallies:
-                    tally.sent += 1
-                    if pixel:
-                        tally.pixel_sent += 1
-                    if replyable:
-                        tally.replyable += 1
-                    if id(tally) not in contacted:
-                        contacted.add(id(tally))
-                        tally.contacted += 1
+                ):
+                    tally.pixel_sent += 1
             elif status == "failed":
-                for tally in self._tallies_of(message):
-                    tally.failed += 1
-        if sent:
-            self._contacted += 1
+                key = (message.channel, message.flow_id, message.step_id, message.variant)
+                self._tally(key).failed += 1
+        if keys:
+            self._count_contacted(keys)
         flags: dict[str, int] = {}
         for engagement in journey.engagements:
             entry = sent.get(engagement.message_id)
@@ -279,24 +299,22 @@ class RecoveryReport:
                 continue
             flags[engagement.message_id] = flags.get(engagement.message_id, 0) | bit
         for message_id, bits in flags.items():
-            message, tallies = sent[message_id]
-            opened = (
+            message, tally = sent[message_id]
+            if bits & _DELIVERED:
+                tally.delivered += 1
+            if (
                 bits & _OPENED
                 and message.channel == "email"
                 and pixel_since is not None
                 and message.at >= pixel_since
-            )
-            for tally in tallies:
-                if bits & _DELIVERED:
-                    tally.delivered += 1
-                if opened:
-                    tally.opened += 1
-                if bits & _CLICKED:
-                    tally.clicked += 1
-                if bits & _REPLIED and message.channel != "push":
-                    tally.replied += 1
-                if bits & _UNSUBSCRIBED:
-                    tally.unsubscribed += 1
+            ):
+                tally.opened += 1
+            if bits & _CLICKED:
+                tally.clicked += 1
+            if bits & _REPLIED and message.channel != "push":
+                tally.replied += 1
+            if bits & _UNSUBSCRIBED:
+                tally.unsubscribed += 1
         if journey.ordered_at is None:
             return ()
         self._orders += 1
@@ -310,14 +328,13 @@ class RecoveryReport:
         if revenue is not None:
             self._attributed_revenue += revenue
         for credit in credits:
-            tallies = sent[credit.message.id][1]
-            for tally in tallies:
-                if credit.share == 1:
-                    tally.orders += 1
-                else:
-                    tally.orders_shared += credit.share
-                if revenue is not None and credit.revenue is not None:
-                    tally.revenue += credit.revenue
+            tally = sent[credit.message.id][1]
+            if credit.share == 1:
+                tally.orders += 1
+            else:
+                tally.orders_shared += credit.share
+            if revenue is not None and credit.revenue is not None:
+                tally.revenue += credit.revenue
         return credits
 
     def add_all(self, journeys: Iterable[Journey]) -> Self:
@@ -328,15 +345,24 @@ class RecoveryReport:
 
     def figures(self) -> RecoveryFigures:
         """The figures so far (the report can keep counting after)."""
+        sums: dict[Group, _Tally] = {ALL: _Tally()}
+        for key, tally in self._tallies.items():
+            for group in groups_for(*key):
+                total = sums.get(group)
+                if total is None:
+                    total = sums[group] = _Tally()
+                total.absorb(tally)
         by_dimension: dict[Dimension, list[GroupFigures]] = {
             "channel": [],
             "flow": [],
             "step": [],
             "variant": [],
         }
-        for group in sorted(self._tallies, key=lambda group: group.sort_key):
+        for group in sorted(sums, key=lambda group: group.sort_key):
             if group.dimension != "all":
-                by_dimension[group.dimension].append(self._tallies[group].figures(group))
+                index = self._group_index.get(group)
+                contacted = 0 if index is None else self._contacted_by[index]
+                by_dimension[group.dimension].append(sums[group].figures(group, contacted))
         return RecoveryFigures(
             settings=self.settings,
             currency=self._currency,
@@ -349,7 +375,7 @@ class RecoveryReport:
             unattributed_revenue=self._unattributed_revenue,
             other_currency_orders=self._other_currency,
             recovery_rate=Rate.of(self._attributed, self._carts, otherwise="no_carts"),
-            overall=self._tallies[ALL].figures(ALL),
+            overall=sums[ALL].figures(ALL, self._contacted),
             channels=tuple(by_dimension["channel"]),
             flows=tuple(by_dimension["flow"]),
             steps=tuple(by_dimension["step"]),
