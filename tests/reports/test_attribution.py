@@ -11,6 +11,7 @@ from fractions import Fraction
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from pydantic import ValidationError
 
 from cartback import InvalidInputError
 from cartback._models import MessageRecord
@@ -313,3 +314,25 @@ def test_last_click_and_first_touch_pick_a_message_linear_also_credits(trip: Jou
     for rules in (LAST, FIRST):
         for credit in attribute(trip, rules):
             assert credit.message.id in linear
+
+
+def test_settings_are_shop_configuration_that_round_trips_through_json() -> None:
+    rules = ReportSettings(
+        model="linear",
+        click_window=timedelta(days=5),
+        delivery_window=timedelta(0),
+        engaged_kinds=frozenset({"clicked"}),
+        pixel_since=T0,
+        currency="EUR",
+    )
+    assert ReportSettings.model_validate_json(rules.model_dump_json()) == rules
+    assert ReportSettings.model_validate({"click_window": "3d"}).click_window == timedelta(days=3)
+    for bad in (
+        {"click_window": "0m"},
+        {"engaged_kinds": []},
+        {"engaged_kinds": ["opened"]},
+        {"currency": "usd"},
+        {"model": "data_driven"},
+    ):
+        with pytest.raises(ValidationError):
+            ReportSettings.model_validate(bad)

@@ -200,7 +200,7 @@ class DiagnosticsReport:
     products: tuple[Diagnostics, ...]
     """Per product, most carts first."""
     others: int
-    """Carts under form or product keys past ``max_keys``, left out."""
+    """Carts left out of a table that was full (``max_keys``), counted once per table."""
 
 
 class _Diagnosis:
