@@ -327,12 +327,13 @@ def test_settings_are_shop_configuration_that_round_trips_through_json() -> None
     )
     assert ReportSettings.model_validate_json(rules.model_dump_json()) == rules
     assert ReportSettings.model_validate({"click_window": "3d"}).click_window == timedelta(days=3)
-    for bad in (
+    refused: list[dict[str, object]] = [
         {"click_window": "0m"},
         {"engaged_kinds": []},
         {"engaged_kinds": ["opened"]},
         {"currency": "usd"},
         {"model": "data_driven"},
-    ):
+    ]
+    for bad in refused:
         with pytest.raises(ValidationError):
             ReportSettings.model_validate(bad)

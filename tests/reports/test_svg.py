@@ -196,3 +196,9 @@ def test_any_labels_and_values_give_well_formed_inert_svg(
         assert (heading.text or "") == re.sub(
             "[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]", "\ufffd", title
         )
+
+
+def test_values_too_close_to_tell_apart_still_draw() -> None:
+    for values in ([5e-324, 0.0], [1e-300, 2e-300], [-5e-324]):
+        assert_inert(bar_chart([(str(v), v) for v in values], title="tiny"))
+        assert_inert(line_chart([(str(v), v) for v in values], title="tiny"))

@@ -140,9 +140,9 @@ def _describe(description: str | None, items: Sequence[tuple[str, str]]) -> str:
 
 
 def _nice_step(span: float, ticks: int = 4) -> float:
-    if span <= 0:
-        return 1.0
     raw = span / ticks
+    if not raw > 0:  # an empty span, or one so small it underflows
+        return 1.0
     power = 10.0 ** math.floor(math.log10(raw))
     for factor in (1, 2, 2.5, 5, 10):
         if factor * power >= raw:
