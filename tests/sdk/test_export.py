@@ -1,4 +1,5 @@
-"""CSV export: both formats parse back to the stored values, formulas are neutralised."""
+"""CSV export: the tools format parses back to the stored values, the spreadsheet format
+neutralises formulas, and the old format names still work."""
 
 from __future__ import annotations
 
@@ -39,9 +40,10 @@ def parse(text: str, delimiter: str) -> list[dict[str, str]]:
     return list(csv.DictReader(io.StringIO(text), delimiter=delimiter))
 
 
-def test_rfc4180_export_round_trips(client: Cartback) -> None:
+def test_tools_export_round_trips(client: Cartback) -> None:
     cart = seeded(client)
-    text = "".join(iter_csv([cart]))
+    text = "".join(iter_csv([cart], "tools"))
+    assert text == "".join(iter_csv([cart], "rfc4180"))  # the old name is an alias
     assert not text.startswith("\ufeff")
     assert text.splitlines()[0] == ",".join(CSV_COLUMNS)
     assert "\r\n" in text
@@ -49,20 +51,24 @@ def test_rfc4180_export_round_trips(client: Cartback) -> None:
     assert row["cart_id"] == cart.id
     assert row["email"] == "jane@example.com"
     assert row["product_name"] == 'Course; with, separators "quoted"'
-    assert row["phone"] == "'+14155552671"  # neutralised: a leading + is a formula in Excel
+    assert row["phone"] == "+14155552671"  # exactly as stored: tools get values
+    assert row["created_at"] == cart.created_at.isoformat()
     assert row["address_extra"] == '{"billing_address_2": "Apt 4"}'
     assert row["newsletter_opt_in"] == "true"
     assert row["cart_value"] == "49.00"
     assert row["order_id"] == ""
 
 
-def test_excel_export_has_bom_and_semicolons(client: Cartback) -> None:
+def test_spreadsheet_export_has_bom_and_semicolons(client: Cartback) -> None:
     cart = seeded(client)
-    text = "".join(iter_csv([cart], "excel"))
+    text = "".join(iter_csv([cart], "spreadsheet"))
+    assert text == "".join(iter_csv([cart], "excel"))  # the old name is an alias
+    assert text == "".join(iter_csv([cart]))  # and the default
     assert text.startswith("\ufeff")
     [row] = parse(text.removeprefix("\ufeff"), ";")
     assert row["email"] == "jane@example.com"
     assert row["product_name"] == 'Course; with, separators "quoted"'
+    assert row["phone"] == "'+14155552671"  # neutralised: a leading + is a formula in Excel
 
 
 @pytest.mark.parametrize(
@@ -80,13 +86,16 @@ def test_neutralised_cells_never_start_with_a_formula_character(value: str) -> N
 
 
 def test_a_formula_in_a_name_is_exported_as_text(client: Cartback) -> None:
-    cart = seeded(client, first_name='=HYPERLINK("http://evil.example","x")')
-    [row] = parse("".join(iter_csv([cart])), ",")
-    assert row["first_name"] == '\'=HYPERLINK("http://evil.example","x")'
+    formula = '=HYPERLINK("http://evil.example","x")'
+    cart = seeded(client, first_name=formula)
+    [row] = parse("".join(iter_csv([cart], "excel")).removeprefix("\ufeff"), ";")
+    assert row["first_name"] == "'" + formula
+    [raw] = parse("".join(iter_csv([cart], "tools")), ",")
+    assert raw["first_name"] == formula
 
 
 def test_large_exports_come_in_several_chunks(client: Cartback) -> None:
     cart = seeded(client)
-    chunks = list(iter_csv([cart] * 500))
+    chunks = list(iter_csv([cart] * 500, "tools"))
     assert len(chunks) > 1
     assert len(parse("".join(chunks), ",")) == 500
