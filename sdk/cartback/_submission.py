@@ -21,6 +21,7 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 from cartback._errors import InvalidInputError
+from cartback._presets import PRESETS, PresetName
 from cartback._types import CHANNELS, Channel
 
 __all__ = [
@@ -69,6 +70,22 @@ def _check_channel(value: object) -> object:
     return value
 
 
+def _check_preset(value: object) -> object:
+    if not isinstance(value, str) or value not in PRESETS:
+        raise PydanticCustomError("unknown_preset", "not a form preset (see PRESETS)")
+    return value
+
+
+def _field_name_or_none(value: object) -> object:
+    # A diagnostic never refuses a capture: a name that cannot be kept is not kept.
+    if isinstance(value, bool) or not isinstance(value, str | int):
+        return None
+    text = str(value)
+    if not text or len(text) > MAX_FIELD_NAME_LENGTH or CONTROL_CHARACTERS.search(text):
+        return None
+    return text
+
+
 def _check_currency(value: str) -> str:
     code = value.upper()
     if code not in _CURRENCIES:
@@ -82,6 +99,8 @@ Text = Annotated[str, Field(pattern=r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f]*$")]
 Token = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_.:-]+$")]
 Currency = Annotated[str, Field(max_length=3), AfterValidator(_check_currency)]
 ConsentChannel = Annotated[Channel, BeforeValidator(_check_channel)]
+Preset = Annotated[PresetName, BeforeValidator(_check_preset)]
+FieldName = Annotated[str | None, BeforeValidator(_field_name_or_none)]
 Money = Annotated[
     Decimal, Field(ge=0, lt=Decimal("1e8"), max_digits=12, decimal_places=4, allow_inf_nan=False)
 ]
@@ -96,6 +115,8 @@ _OPTIONAL_CONTEXT: Final = (
     "seller",
     "steps_total",
     "contact_step",
+    "step",
+    "preset",
     "consent_version",
 )
 
@@ -121,8 +142,11 @@ class Submission(BaseModel):
     form_id: Annotated[Text, Field(min_length=1, max_length=128)]
     """The order form's id."""
     fields: dict[str, Any] = Field(default_factory=dict)
-    """Raw form fields by input name. Values are checked by the capture step (a mapped
-    field must be text), so an unknown field may hold anything: it is dropped."""
+    """Raw form fields by input name: the value, or (as the snippet sends them) an
+    object ``{"value": ..., "autocomplete": ..., "text": ...}`` with the input's
+    autocomplete token and a select's chosen option text. Values are checked by the
+    capture step (a mapped field's value must be text), so an unknown field may hold
+    anything: it is dropped."""
     product_id: Annotated[Text, Field(max_length=128)] | None = None
     """The product's id."""
     product_name: Annotated[Text, Field(max_length=256)] | None = None
@@ -137,6 +161,13 @@ class Submission(BaseModel):
     """Number of steps of a multi-step order form."""
     contact_step: Annotated[int, Field(ge=1, le=100)] | None = None
     """The 1-based step on which contact data is entered."""
+    step: Annotated[int, Field(ge=1, le=100)] | None = None
+    """The step of a multi-step form the prospect is on, when the page knows it."""
+    preset: Preset | None = None
+    """The checkout platform's form preset (``data-preset``): ``PresetName``."""
+    last_field: FieldName = None
+    """The name (never the value) of the input the prospect had focused; one that
+    cannot be kept (too long, control characters) is left out, never refused."""
     consent: dict[ConsentChannel, bool] = Field(default_factory=dict)
     """Consent checkboxes by channel, as ticked by the prospect."""
     consent_version: Annotated[Text, Field(max_length=64)] | None = None
