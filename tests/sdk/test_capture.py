@@ -731,8 +731,8 @@ def expected_capture(fields: dict[str, Any]) -> tuple[dict[str, str], dict[str, 
     values: dict[str, str] = {}
     extra: dict[str, str] = {}
     for section in order:
-        for canonical, text in by_section.get(section, {}).items():
-            values.setdefault(canonical, text)
+        for field_name, text in by_section.get(section, {}).items():
+            values.setdefault(field_name, text)
     for section in [chosen, None] if chosen else [None]:
         for key, text in extra_by_section.get(section, {}).items():
             extra.setdefault(key, text)
