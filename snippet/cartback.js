@@ -116,9 +116,7 @@ try {
     capture(beacon) {
       // The fields sent earlier in this tab carry on: a step's page (or a step a
       // single-page checkout no longer shows) adds to them, its values winning.
-      // A capture sent before had an email: its fields count as typed.
-      let hasEmail = sessionStorage.cartbackSent;
-      let fields = { ...JSON.parse(hasEmail || 0).fields };
+      let fields = { ...JSON.parse(sessionStorage.cartbackSent || 0).fields };
       let consent; // left out of the JSON while undefined
       // No form (yet, or on this page): querySelectorAll throws and the guard stops here.
       for (let input of findForm().querySelectorAll('input,select,textarea')) {
@@ -154,13 +152,15 @@ try {
           // the receiver maps "shipping postal-code" and reads a country id like "8"
           // only with its text ("France") or the platform's preset.
           fields[name] = { value, autocomplete: input.autocomplete, text: input[input.selectedIndex]?.text };
-          hasEmail ||= /^\S+@\S+\.\S+$/.test(value);
         }
       }
-      // The focused input's name (never its value), for where prospects stop.
-      let data = { ...context, last_field: document.activeElement.name, fields, consent };
+      // The focused input's name or id (never its value), for where prospects stop.
+      let focused = document.activeElement;
+      let data = { ...context, last_field: focused.name || focused.id, fields, consent };
       let payload = JSON.stringify(data);
-      if (hasEmail && !completed && session()[9] && payload != lastSent) {
+      // Nothing is sent before a field holds something like a@b.co (the receiver checks
+      // the email itself), after the purchase or the opt-out, or twice in a row.
+      if (/\S@\S+\.\S/.test(JSON.stringify(fields)) && !completed && session()[9] && payload != lastSent) {
         sessionStorage.cartbackSent = lastSent = payload;
         send('', data, beacon);
       }
@@ -216,13 +216,14 @@ try {
   let handlers = {
     blur: () => (timer = setTimeout(api.capture, attrs.debounce || 400, clearTimeout(timer))),
     visibilitychange: api.capture,
-    // A submit is the purchase. On a platform preset's checkout (data-preset), whose
+    // A submit captures at once (a single-page checkout may remove the step's inputs
+    // next), and is the purchase. On a platform preset's checkout (data-preset), whose
     // steps submit one by one, only a submit of a form holding the payment choice (an
     // input named *pay*) is; a step's submit lets capture carry on, and the thank-you
     // page's cartback('complete') or the shop's order ends the cart.
     submit: (event) =>
       findForm().contains(event.target) &&
-      !(context.preset && !event.target.querySelector('[name*=pay]')) &&
+      (api.capture(), !(context.preset && !event.target.querySelector('[name*=pay]'))) &&
       api.complete(),
     // A "No thanks" button inside the form must not submit it: its default is prevented.
     click: (event) =>
