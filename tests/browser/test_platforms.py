@@ -17,6 +17,8 @@ from __future__ import annotations
 import dataclasses
 import json
 from collections.abc import Callable, Iterator
+from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -589,3 +591,100 @@ def test_the_platforms_country_values_and_texts_go_out_as_the_page_has_them(shop
     assert last["fields"]["zone_id"] == {"value": "3669", "autocomplete": "", "text": "Texas"}
     assert last["fields"]["shipping_address"] == {"value": "1", "autocomplete": ""}  # a box
     assert last["fields"]["email"] == {"value": "ann.lee@example.com", "autocomplete": ""}
+
+
+# -- Shopify's current checkout: the custom pixel ------------------------------------------
+
+PIXEL = Path(__file__).resolve().parents[2] / "snippet" / "shopify" / "cartback-pixel.js"
+
+
+def mailing_address(country_code: str, country: str) -> dict[str, Any]:
+    return {
+        "address1": "12 Elm Street",
+        "address2": None,
+        "city": "Austin",
+        "company": None,
+        "country": country,
+        "countryCode": country_code,
+        "firstName": "Ann",
+        "lastName": "Lee",
+        "phone": "+15125550199",
+        "province": "Texas",
+        "provinceCode": "TX",
+        "zip": "78701",
+    }
+
+
+def checkout(**overrides: Any) -> dict[str, Any]:
+    """``event.data`` of a checkout event, as the Web Pixels API gives it."""
+    base: dict[str, Any] = {
+        "token": "5f7028e0bd5225c17b24bdaa0c09f914",
+        "email": "ann.lee@example.com",
+        "phone": None,
+        "smsMarketingPhone": None,
+        "buyerAcceptsEmailMarketing": True,
+        "buyerAcceptsSmsMarketing": False,
+        "currencyCode": "USD",
+        "totalPrice": {"amount": 64.0, "currencyCode": "USD"},
+        "lineItems": [
+            {
+                "id": "gid://shopify/CartLine/1",
+                "quantity": 1,
+                "title": "Trail cap",
+                "variant": {"id": "41", "product": {"id": "7771234", "title": "Trail cap"}},
+            }
+        ],
+        "shippingAddress": None,
+        "billingAddress": None,
+    }
+    return {"checkout": {**base, **overrides}}
+
+
+@pytest.fixture
+def pixel(shop: Shop, live_receiver: str) -> Shop:
+    shop.page.goto(shop.site.url("shopify-pixel.html"), wait_until="domcontentloaded")
+    source = PIXEL.read_text(encoding="utf-8").replace(
+        "https://receiver.example.com/api/capture", f"{live_receiver}{CAPTURE}"
+    )
+    shop.page.add_script_tag(content=source)
+    return shop
+
+
+def test_shopify_custom_pixel(pixel: Shop) -> None:
+    assert pixel.page.evaluate("window.__subscribed()") == [
+        "checkout_address_info_submitted",
+        "checkout_completed",
+        "checkout_contact_info_submitted",
+    ]
+    pixel.page.evaluate(
+        "data => window.__publish('checkout_contact_info_submitted', data)", checkout()
+    )
+    pixel.refused("country_missing")  # the email alone: no country yet, nothing stored
+    assert pixel.carts() == []
+
+    address = mailing_address("US", "United States")
+    pixel.page.evaluate(
+        "data => window.__publish('checkout_address_info_submitted', data)",
+        checkout(shippingAddress=address, billingAddress=address),
+    )
+    cart = pixel.cart("the address", lambda c: c.contact.country == "US")
+    assert cart.contact == ANN
+    assert (cart.context.product_id, cart.context.product_name) == ("7771234", "Trail cap")
+    assert (cart.context.cart_value, cart.context.currency) == (Decimal(64), "USD")
+    assert cart.newsletter_opt_in is True
+    consent = pixel.app.state.cartback.consents("ann.lee@example.com")
+    assert consent["newsletter"].allowed
+    assert not consent["sms"].allowed  # the SMS box left unticked
+
+    pixel.page.evaluate("data => window.__publish('checkout_completed', data)", checkout())
+    completed(pixel)
+
+
+def test_shopify_custom_pixel_refuses_eu_prospects(pixel: Shop) -> None:
+    address = mailing_address("FR", "France")
+    pixel.page.evaluate(
+        "data => window.__publish('checkout_address_info_submitted', data)",
+        checkout(shippingAddress=address, email="marie@example.com"),
+    )
+    pixel.refused("country_excluded")
+    assert pixel.carts() == []
