@@ -90,7 +90,7 @@ try {
   // consent), POSTed as text/plain JSON, which needs no CORS preflight: a beacon when
   // the page is going away, else (or when the browser refuses the beacon) fetch with
   // keepalive. A failed fetch (network error or non-2xx answer) is not retried by a
-  // timer: it forgets lastSent, so the next trigger (a change, the tab hidden) sends
+  // timer: it forgets lastSent, so the next trigger (a blur, the tab hidden) sends
   // the same fields again.
   let send = (path, data, beacon) => {
     let body = JSON.stringify({

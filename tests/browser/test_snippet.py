@@ -1033,12 +1033,10 @@ def test_the_purchase_and_the_opt_out_drop_the_carried_fields(
 def test_on_a_preset_checkout_only_a_submit_holding_the_payment_choice_is_the_purchase(
     page: Page, site: FixtureSite
 ) -> None:
-    open_page(page, site, "shopify-payment.html")
-    page.evaluate("cartback.set({preset: ''})")  # without a preset: every submit is one
+    open_page(page, site, "shopify-payment.html")  # data-preset="shopify"
     page.evaluate(
         "document.querySelector('form').addEventListener('submit', e => e.preventDefault())"
     )
-    page.evaluate("cartback.set({preset: 'shopify'})")
     page.evaluate("document.querySelector('[name=\"checkout[payment_gateway]\"]').remove()")
     page.click("#continue_button")
     assert sent_by_page(page, COMPLETE) == [], "no payment choice: a step"
