@@ -353,7 +353,9 @@ class OrderForm(BaseModel):
         preset = self.preset_definition
         if key in self.payment_plan_fields:
             return FieldRoute("payment_plan", key)
-        if key in self.extra_fields or (preset and not preset.extra_fields.isdisjoint(names[:2])):
+        if key in self.extra_fields or (
+            preset and not preset.extra_fields.isdisjoint((key, stripped))
+        ):
             return FieldRoute("extra", key)
         declared = self._declared_map.get(key)
         if declared is not None:
