@@ -216,15 +216,15 @@ try {
   let handlers = {
     blur: () => (timer = setTimeout(api.capture, attrs.debounce || 400, clearTimeout(timer))),
     visibilitychange: api.capture,
-    // A submit captures at once (a single-page checkout may remove the step's inputs
-    // next), and is the purchase. On a platform preset's checkout (data-preset), whose
+    // A submit is the purchase. On a platform preset's checkout (data-preset), whose
     // steps submit one by one, only a submit of a form holding the payment choice (an
-    // input named *pay*) is; a step's submit lets capture carry on, and the thank-you
-    // page's cartback('complete') or the shop's order ends the cart.
+    // input named *pay*) is; a step's submit is captured at once instead (a single-page
+    // checkout may remove the step's inputs next) and capture carries on: the thank-you
+    // page's cartback('complete') or the shop's order ends the cart. (The purchase sends
+    // no capture: it could reach the receiver after the purchase and open a new cart.)
     submit: (event) =>
       findForm().contains(event.target) &&
-      (api.capture(), !(context.preset && !event.target.querySelector('[name*=pay]'))) &&
-      api.complete(),
+      (context.preset && !event.target.querySelector('[name*=pay]') ? api.capture : api.complete)(),
     // A "No thanks" button inside the form must not submit it: its default is prevented.
     click: (event) =>
       event.target.closest(attrs.optout || '[data-cartback=optout]') &&

@@ -99,6 +99,22 @@ class Shop:
                 self.page.click(selector)
             self.ready()
 
+    def order(self, selector: str) -> None:
+        """Place the order with the button at ``selector``, once the receiver stored the
+        capture that focusing it sends.
+
+        The page that is left would otherwise send that capture while the thank-you page
+        reports the order, and the receiver can record the order first (its writer
+        batches captures): the late capture then opens a second cart. (A receiver-side
+        matter; the tests place the order as a prospect who paused on the button.)
+        """
+        self.page.focus(selector)
+        name = self.page.eval_on_selector(selector, "button => button.name || button.id")
+        self.cart(f"the focus on {name}", lambda cart: cart.context.last_field == name)
+        with self.page.expect_navigation(url="**/pages/order-received.html"):
+            self.page.click(selector)
+        self.ready()
+
     def carts(self) -> list[Cart]:
         return list(self.app.state.cartback.list_carts(limit=10).items)
 
@@ -197,12 +213,12 @@ def test_woocommerce_block_checkout(shop: Shop) -> None:
     )
     shop.choose("#shipping-state", "Texas")
     shop.type({"#shipping-postcode": "78701", "#shipping-phone": "+1 512 555 0199"})
-    cart = open_and_stays_open(shop, "the shipping address", lambda c: c.contact.phone)
-    assert cart.contact == ANN.model_copy(update={"address_extra": {"shipping_address_2": "Apt 4"}})
+    expected = ANN.model_copy(update={"address_extra": {"shipping_address_2": "Apt 4"}})
+    cart = open_and_stays_open(shop, "the shipping address", lambda c: c.contact == expected)
     assert cart.context.form_id == "woo-blocks"
     assert cart.context.last_field is not None
 
-    shop.submit("#place-order", then="order-received.html")
+    shop.order("#place-order")
     assert completed(shop).contact == cart.contact
 
 
@@ -223,10 +239,8 @@ def test_woocommerce_classic_checkout(shop: Shop) -> None:
         }
     )
     shop.choose("#billing_country", "United States (US)")
-    cart = shop.cart("the billing address", lambda c: c.contact.country)
-    assert cart.contact == ANN.model_copy(
-        update={"address_extra": {"billing_company": "Lee Studio"}}
-    )
+    expected = ANN.model_copy(update={"address_extra": {"billing_company": "Lee Studio"}})
+    cart = shop.cart("the billing address", lambda c: c.contact == expected)
     assert "Leave at the door" not in cart.model_dump_json()
 
 
@@ -273,16 +287,14 @@ def test_medusa_storefront(shop: Shop) -> None:
     shop.open("medusa.html")
     fill_medusa(shop, "United States")
     shop.submit("#submit-address")  # the Address step: a server action, no page load
-    cart = open_and_stays_open(shop, "the address step", lambda c: c.contact.phone)
-    assert cart.contact == ANN.model_copy(
-        update={"address_extra": {"shipping_address_company": "Lee Studio"}}
-    )
+    expected = ANN.model_copy(update={"address_extra": {"shipping_address_company": "Lee Studio"}})
+    cart = open_and_stays_open(shop, "the address step", lambda c: c.contact == expected)
     shop.page.click("#continue-to-payment")
     shop.page.click("#continue-to-review")
     shop.leave()  # the address form is gone; what was typed on it is carried on
     open_and_stays_open(shop, "a capture from the review step", lambda c: c.capture_count > 1)
 
-    shop.submit("#place-order", then="order-received.html")
+    shop.order("#place-order")
     assert completed(shop).contact == cart.contact
 
 
@@ -321,9 +333,10 @@ def shopify_information(shop: Shop, country: str) -> None:
 
 def test_shopify_checkout_pages(shop: Shop) -> None:
     shopify_information(shop, "United States")
-    first = open_and_stays_open(shop, "the information step", lambda c: c.contact.phone)
-    assert first.contact == ANN.model_copy(update={"state": "NY"})
-    assert first.newsletter_opt_in is True
+    expected = ANN.model_copy(update={"state": "NY"})
+    first = open_and_stays_open(
+        shop, "the information step", lambda c: c.contact == expected and c.newsletter_opt_in
+    )
 
     shop.submit("#continue_button", then="shopify-shipping.html")
     shop.page.check("#checkout_shipping_rate_id_shopify-express-20_00")
@@ -335,7 +348,7 @@ def test_shopify_checkout_pages(shop: Shop) -> None:
     shop.page.locator("#checkout_payment_gateway_60123").focus()
     shop.leave()
     open_and_stays_open(shop, "the payment step", lambda c: c.context.step == 3)
-    shop.submit("#continue_button", then="order-received.html")
+    shop.order("#continue_button")
     assert completed(shop).contact == first.contact
 
 
@@ -368,10 +381,8 @@ def fill_magento(shop: Shop, country: str) -> None:
 def test_magento_checkout(shop: Shop) -> None:
     shop.open("magento.html")
     fill_magento(shop, "United States")
-    cart = open_and_stays_open(shop, "the shipping step", lambda c: c.contact.phone)
-    assert cart.contact == ANN.model_copy(
-        update={"state": "Texas", "address_extra": {"street_1": "Unit 7"}}
-    )
+    expected = ANN.model_copy(update={"state": "Texas", "address_extra": {"street_1": "Unit 7"}})
+    cart = open_and_stays_open(shop, "the shipping step", lambda c: c.contact == expected)
 
     shop.submit("#shipping-next")  # the shipping method form's submit: a step
     shop.page.locator("#checkmo").focus()
@@ -379,7 +390,7 @@ def test_magento_checkout(shop: Shop) -> None:
     paying = open_and_stays_open(shop, "the payment step", lambda c: c.context.step == 3)
     assert paying.contact == cart.contact
 
-    shop.submit("#place-order", then="order-received.html")
+    shop.order("#place-order")
     assert completed(shop).contact == cart.contact
 
 
@@ -429,9 +440,10 @@ def test_prestashop_checkout(shop: Shop) -> None:
 
     shop.submit("[name=continue]", then="prestashop-2.html")
     prestashop_address(shop, "United States")  # id_country 21
-    cart = open_and_stays_open(shop, "the addresses step", lambda c: c.contact.phone)
-    assert cart.contact == ANN.model_copy(update={"state": "Texas"})
-    assert cart.newsletter_opt_in is True
+    expected = ANN.model_copy(update={"state": "Texas"})
+    cart = open_and_stays_open(
+        shop, "the addresses step", lambda c: c.contact == expected and c.newsletter_opt_in
+    )
     assert "1970" not in cart.model_dump_json()  # the birthdate is no contact data
 
     shop.submit("[name=confirm-addresses]", then="prestashop-3.html")
@@ -444,7 +456,7 @@ def test_prestashop_checkout(shop: Shop) -> None:
     assert paying.contact == cart.contact
     assert "Ring twice" not in paying.model_dump_json()
 
-    shop.submit("#place-order", then="order-received.html")
+    shop.order("#place-order")
     assert completed(shop).contact == cart.contact
 
 
@@ -483,9 +495,10 @@ def bigcommerce_shipping(shop: Shop, country: str) -> None:
 def test_bigcommerce_checkout(shop: Shop) -> None:
     shop.open("bigcommerce.html")
     bigcommerce_shipping(shop, "United States")
-    cart = open_and_stays_open(shop, "the shipping step", lambda c: c.contact.phone)
-    assert cart.contact == ANN.model_copy(update={"state": "WA"})
-    assert cart.newsletter_opt_in is True
+    expected = ANN.model_copy(update={"state": "WA"})
+    cart = open_and_stays_open(
+        shop, "the shipping step", lambda c: c.contact == expected and c.newsletter_opt_in
+    )
 
     shop.submit("#checkout-shipping-continue")
     shop.page.locator("#radio-cheque").focus()
@@ -493,7 +506,7 @@ def test_bigcommerce_checkout(shop: Shop) -> None:
     paying = open_and_stays_open(shop, "the payment step", lambda c: c.context.step == 4)
     assert paying.contact == cart.contact
 
-    shop.submit("#checkout-payment-continue", then="order-received.html")
+    shop.order("#checkout-payment-continue")
     assert completed(shop).contact == cart.contact
 
 
@@ -529,10 +542,8 @@ def opencart_billing(shop: Shop, country: str) -> None:
 def test_opencart_checkout(shop: Shop) -> None:
     shop.open("opencart.html")
     opencart_billing(shop, "United States")  # country_id 223
-    cart = open_and_stays_open(shop, "the billing details", lambda c: c.contact.state)
-    assert cart.contact == ANN.model_copy(
-        update={"state": "Texas", "address_extra": {"company": "Lee Studio"}}
-    )
+    expected = ANN.model_copy(update={"state": "Texas", "address_extra": {"company": "Lee Studio"}})
+    cart = open_and_stays_open(shop, "the billing details", lambda c: c.contact == expected)
     shop.page.click("#button-guest")
     shop.type({"[name=comment]": "Call before delivery"})
     shop.page.click("#button-shipping-method")
@@ -543,8 +554,7 @@ def test_opencart_checkout(shop: Shop) -> None:
     assert "Call before delivery" not in paying.model_dump_json()
 
     shop.page.click("#button-payment-method")
-    with shop.page.expect_navigation(url="**/pages/order-received.html"):
-        shop.page.click("#button-confirm")
+    shop.order("#button-confirm")
     assert completed(shop).contact == cart.contact
 
 
