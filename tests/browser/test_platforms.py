@@ -169,6 +169,7 @@ def shop(
     assert bodies, "the page sent captures"
     for body in bodies:
         parse_submission(body)  # every body the snippet sent is one the receiver reads
+    page.close()  # while the receiver still runs: the page's last capture reaches it
 
 
 def open_and_stays_open(shop: Shop, what: str, condition: Callable[[Cart], object]) -> Cart:
