@@ -3,11 +3,14 @@ what each channel would send, behind the login."""
 
 from __future__ import annotations
 
+import dataclasses
 import html
 
+import pytest
 from starlette.testclient import TestClient
 
 from cartback import Cartback
+from server_example.settings import Settings
 from tests.conftest import FakeClock
 from tests.server.fixtures import RECEIVER_PASSWORD
 from tests.server.support import log_in
@@ -18,6 +21,12 @@ CAPTURE = {
     "product_name": "Sourdough <script>alert(1)</script>",
     "fields": {"email": "jane@example.com", "first_name": "Jane", "country": "US"},
 }
+
+
+@pytest.fixture
+def receiver_settings(receiver_settings: Settings) -> Settings:
+    """The receiver without its background dispatcher: these tests tick it themselves."""
+    return dataclasses.replace(receiver_settings, dispatcher=False)
 
 
 def test_the_cart_page_shows_the_flow_messages_and_previews(
