@@ -786,7 +786,7 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
         print(f"{prog}: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except ConfigurationError as exc:
-        message = str(exc)
+        message = " ".join(str(exc).split())
         named = message if message.startswith(exc.setting) else f"{exc.setting}: {message}"
         print(f"{prog}: {named}", file=sys.stderr)
         return EXIT_USAGE

@@ -18,6 +18,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
+from pydantic import ValidationError
+
 from cartback._dispatcher import TEMPLATE_ROUTES, Dispatcher, DispatcherSettings
 from cartback._errors import ConfigurationError
 from cartback._types import MESSAGE_CHANNELS, MessageChannel
@@ -78,6 +80,19 @@ def read_config(path: str | os.PathLike[str]) -> dict[str, Any]:
     return config
 
 
+def _reason(exc: ValueError) -> str:
+    """Why a section did not validate, on one line and without the values given (pydantic
+    would repeat them)."""
+    if isinstance(exc, ValidationError):
+        return "; ".join(
+            ".".join(str(part) for part in error["loc"]) + ": " + error["msg"]
+            if error["loc"]
+            else error["msg"]
+            for error in exc.errors(include_url=False, include_input=False)
+        )
+    return " ".join(str(exc).split())
+
+
 def config_section(config: Mapping[str, Any], section: str) -> Mapping[str, Any]:
     """One section of ``CARTBACK_CONFIG`` (``{}`` when absent); it must be an object."""
     value = config.get(section, {})
@@ -104,7 +119,7 @@ def shop_settings(
     try:
         return ShopSettings.model_validate(values)
     except ValueError as exc:
-        raise ConfigurationError(f"shop: {exc}", setting="shop") from None
+        raise ConfigurationError(f"shop: {_reason(exc)}", setting="shop") from None
 
 
 def flow_assignments(config: Mapping[str, Any]) -> FlowAssignments:
@@ -124,7 +139,7 @@ def flow_assignments(config: Mapping[str, Any]) -> FlowAssignments:
             by_product=dict(config.get("by_product", {})),
         )
     except ValueError as exc:
-        raise ConfigurationError(f"flows: {exc}", setting="flows") from None
+        raise ConfigurationError(f"flows: {_reason(exc)}", setting="flows") from None
 
 
 def guard_settings(config: Mapping[str, Any], *, fallback_time_zone: str) -> Guards:
@@ -133,7 +148,7 @@ def guard_settings(config: Mapping[str, Any], *, fallback_time_zone: str) -> Gua
     try:
         return Guards.model_validate({"fallback_time_zone": fallback_time_zone, **dict(config)})
     except ValueError as exc:
-        raise ConfigurationError(f"guards: {exc}", setting="guards") from None
+        raise ConfigurationError(f"guards: {_reason(exc)}", setting="guards") from None
 
 
 def _secret(config: Mapping[str, Any], name: str) -> str:
