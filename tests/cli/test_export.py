@@ -4,6 +4,7 @@ formulas; the progress bar only on a terminal; a file output appears only comple
 
 from __future__ import annotations
 
+import io
 import os
 import pty
 import stat
@@ -12,7 +13,9 @@ from pathlib import Path
 
 import pytest
 
+import cartback._cli as cartback_cli
 from cartback import Cartback, SQLiteStore, Store
+from cartback._cli import PROGRESS_INTERVAL, Progress
 from tests.cli.support import (
     PROCESS_TIMEOUT,
     ROOT,
@@ -206,3 +209,49 @@ def test_the_progress_bar_shows_on_a_terminal(tmp_path: Path, clock: FakeClock) 
     assert "exporting carts [" + "#" * 24 + "] 8/8 rows 100%" in text
     assert text.endswith("\n")
     assert len(as_dicts(read_csv(target.read_bytes(), "spreadsheet"))) == 8
+
+
+def test_exports_page_through_the_store(
+    capsysbinary: pytest.CaptureFixture[bytes],
+    monkeypatch: pytest.MonkeyPatch,
+    client: Cartback,
+    store: Store,
+    clock: FakeClock,
+    database: str,
+) -> None:
+    monkeypatch.setattr(cartback_cli, "_BATCH", 2)  # every export spans several reads
+    carts = filtered_carts(client, clock)
+    store_messages(store, [message(carts["ana"], n, at(1 + n)) for n in range(5)])
+    ticket_ids = tickets(client, clock)
+    env = environment(database)
+
+    def exported(*args: str) -> list[dict[str, str]]:
+        done = invoke(capsysbinary, "export", *args, "--format", "tools", env=env)
+        assert done.code == 0, done.err
+        return as_dicts(read_csv(done.out, "tools"))
+
+    assert len(exported()) == 8 + 2  # the tickets' carts too
+    assert [row["message_id"] for row in exported("messages")] == [f"msg_{n:03d}" for n in range(5)]
+    assert [row["message_id"] for row in exported("messages", "--from", "2026-11-02",
+                                                   "--to", "2026-11-04")] == [
+        "msg_001", "msg_002", "msg_003",
+    ]  # fmt: skip
+    assert [row["id"] for row in exported("tickets")] == ticket_ids
+
+
+def test_the_progress_bar_redraws_a_few_times_a_second() -> None:
+    stream = io.StringIO()
+    now = [0.0]
+    progress = Progress(stream, what="exporting carts", total=1000, clock=lambda: now[0])
+    for _ in range(500):
+        progress.advance(1)  # all at once: drawn the first time only
+    assert stream.getvalue().count("\r") == 1
+    now[0] = PROGRESS_INTERVAL
+    progress.advance(250)
+    assert stream.getvalue().count("\r") == 2
+    assert progress.line() == "exporting carts [##################......] 750/1,000 rows  75%"
+    progress.finish()
+    assert stream.getvalue().endswith("750/1,000 rows  75%\n")
+    unknown = Progress(io.StringIO(), what="exporting messages", total=None)
+    unknown.advance(12_345)
+    assert unknown.line() == "exporting messages: 12,345 rows"
