@@ -30,14 +30,17 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from datetime import time as day_time
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any, Final, NoReturn, TypeVar, get_args
+from typing import IO, Any, Final, NoReturn, TypeVar, get_args
 
 from cartback._errors import CartbackError, ConfigurationError, InvalidInputError, StoreError
 from cartback._types import CartStatus
+from cartback.client import Cartback
+from cartback.export import CSV_FORMATS, iter_csv
+from cartback.links import LinkSigner
+from cartback.store import CartQuery, Store, TicketQuery, open_store
 
-if TYPE_CHECKING:  # the rest is imported when a command runs: --help stays quick
-    from cartback.client import Cartback
-    from cartback.store import Store
+# The dispatcher, the senders, the reports and the receiver are imported by the commands
+# that use them: their models take a while to build, and every command starts afresh.
 
 __all__ = ["main"]
 
@@ -51,10 +54,13 @@ EXIT_INTERRUPTED: Final = 130
 
 CART_STATUSES: Final[tuple[str, ...]] = get_args(CartStatus)
 TICKET_STATUSES: Final = ("open", "assigned", "closed")
-CSV_STYLES: Final = ("tools", "spreadsheet")  # cartback.export.CSV_FORMATS, imported lazily
 
 PROGRESS_INTERVAL: Final = 0.25
 """Seconds between two redraws of the progress bar (at most four a second)."""
+
+WEBHOOK_CONSUMER: Final = "webhook:"
+"""A webhook endpoint's outbox consumer is this and its id (``cartback.webhooks``, not
+imported for so little)."""
 
 _BATCH: Final = 1000
 _CART_ONLY: Final = ("email", "email_contains", "form", "product", "status")
@@ -149,8 +155,6 @@ def _database(options: _Options, environ: Mapping[str, str]) -> str:
 
 @contextlib.contextmanager
 def _opened(options: _Options, environ: Mapping[str, str]) -> Iterator[Store]:
-    from cartback.store import open_store
-
     database = _database(options, environ)
     try:
         store = open_store(database)
@@ -173,8 +177,6 @@ def _retention_days(options: _Options, environ: Mapping[str, str]) -> int:
 
 
 def _client(store: Store, options: _Options, environ: Mapping[str, str], **extra: Any) -> Cartback:
-    from cartback.client import Cartback
-
     return Cartback(store, retention_days=_retention_days(options, environ), **extra)
 
 
@@ -317,9 +319,6 @@ class ExportSource:
 
 
 def _carts_export(options: _Options, store: Store) -> ExportSource:
-    from cartback.export import iter_csv
-    from cartback.store import CartQuery
-
     start, end = options.period()
     query = CartQuery(
         start=start,
@@ -385,7 +384,6 @@ def _tickets(store: Store, query: Any) -> Iterator[dict[str, object]]:
 
 def _tickets_export(options: _Options, store: Store) -> ExportSource:
     from cartback.reports import iter_tickets_csv
-    from cartback.store import TicketQuery
 
     if options.given("start") or options.given("end"):
         raise UsageError("--from/--to", "tickets are exported whatever their date")
@@ -443,7 +441,6 @@ def _tick(options: _Options, environ: Mapping[str, str]) -> int:
         make_senders,
         read_config,
     )
-    from cartback.links import LinkSigner
     from cartback.senders import DryRunSender
 
     secret = environ.get("CARTBACK_SECRET_KEY", "")
@@ -511,8 +508,6 @@ def _dead_letter(delivery: Any) -> dict[str, object]:
 
 
 def _replay(options: _Options, environ: Mapping[str, str]) -> int:
-    from cartback.webhooks._registry import consumer_name
-
     start, end = options.period()
     since = _start(start) if start is not None else None
     until = _end(end) if end is not None else None
@@ -523,11 +518,11 @@ def _replay(options: _Options, environ: Mapping[str, str]) -> int:
             endpoint = options.get("endpoint", "")
             if store.endpoint(endpoint) is None:
                 raise UsageError("--endpoint", "no webhook endpoint has this id")
-            consumers = [consumer_name(endpoint)]
+            consumers = [WEBHOOK_CONSUMER + endpoint]
         elif options.given("consumer"):
             consumers = [options.get("consumer", "")]
         else:
-            consumers = [consumer_name(view.id) for view in cartback.webhook_endpoints()]
+            consumers = [WEBHOOK_CONSUMER + record.id for record in store.endpoints()]
         now = cartback.now()
         done: list[dict[str, object]] = []
         for consumer in consumers:
@@ -652,7 +647,7 @@ def _csv_output() -> _Parser:
     parent = _Parser(add_help=False, argument_default=argparse.SUPPRESS)
     parent.add_argument(
         "--format",
-        choices=CSV_STYLES,
+        choices=CSV_FORMATS,
         help="tools: values as stored (comma, UTF-8); spreadsheet (default): semicolons,"
         " a BOM, formulas neutralised",
     )

@@ -35,6 +35,7 @@ from cartback.tickets import (
     call_prospect_rule,
     evaluate_ticket_rules,
 )
+from cartback.webhooks._registry import consumer_name
 from tests.conftest import FakeClock
 from tests.sdk._support import submission
 
@@ -250,7 +251,7 @@ def dead_letters(client: Cartback, clock: FakeClock, days: Sequence[int]) -> lis
     client.add_webhook_endpoint(ENDPOINT)
     for day in days:
         capture(client, clock, at(day), email=f"dead{day}@example.com")
-    consumer = "webhook:crm"
+    consumer = consumer_name("crm")
     claimed = client.store.claim(consumer, owner="test", now=clock.now, limit=100)
     client.store.settle(
         consumer, [Settlement.dead(d.seq, "http_500") for d in claimed], now=clock.now
