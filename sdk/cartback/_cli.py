@@ -1,9 +1,10 @@
 """``cartback``: the command line for a shop's operator (docs/cli.md).
 
 ``cartback export`` writes carts (``export messages``, ``export tickets``: recovery
-messages, sales tickets) as CSV, ``tick`` runs the recovery dispatcher once, ``replay``
-makes dead letters due again, ``purge`` applies the retention period, ``erase`` removes
-a prospect, ``demo`` starts the demo of a repository checkout.
+messages, sales tickets) as CSV, ``tick`` runs the recovery dispatcher once, ``figures``
+prints a period's headline figures, ``replay`` makes dead letters due again, ``purge``
+applies the retention period, ``erase`` removes a prospect, ``demo`` starts the demo of
+a repository checkout.
 
 Every command but ``demo`` works on the database ``--database`` names (or
 ``CARTBACK_DATABASE``, as the receiver reads it): a SQLite file that exists, or a
@@ -550,6 +551,112 @@ def _replay(options: _Options, environ: Mapping[str, str]) -> int:
     return EXIT_OK
 
 
+_INSTANT: Final = timedelta(microseconds=1)
+
+
+def _currency(text: str) -> str:
+    code = text.strip().upper()
+    if len(code) != 3 or not code.isascii() or not code.isalpha():
+        raise argparse.ArgumentTypeError(f"{text!r} is not an ISO 4217 code (USD, EUR...)")
+    return code
+
+
+def _percent(value: float | None, *, signed: bool = False) -> str:
+    return "n/a" if value is None else f"{value * 100:{'+' if signed else ''}.1f}%"
+
+
+def _lift_fields(flow: Any, as_json: bool) -> dict[str, object]:
+    """One flow's lift: raw numbers for ``--json``, percentages on the lines."""
+    lift = flow.lift
+    absolute, revenue = lift.absolute_interval, lift.incremental_revenue_interval
+    if as_json:
+        return {
+            "flow_id": flow.flow_id,
+            "treated": flow.treated,
+            "control": flow.control,
+            "status": lift.status,
+            "problems": list(lift.problems),
+            "treated_rate": lift.treated_rate,
+            "control_rate": lift.control_rate,
+            "absolute": lift.absolute,
+            "absolute_interval": None if absolute is None else [absolute.low, absolute.high],
+            "confidence": lift.confidence,
+            "relative": lift.relative,
+            "incremental_conversions": lift.incremental_conversions,
+            "incremental_revenue": lift.incremental_revenue,
+            "incremental_revenue_interval": None
+            if revenue is None
+            else [revenue.low, revenue.high],
+        }
+    fields: dict[str, object] = {
+        "treated": flow.treated,
+        "control": flow.control,
+        "status": lift.status
+        if not lift.problems
+        else f"{lift.status} ({' '.join(lift.problems)})",
+        "treated_rate": _percent(lift.treated_rate),
+        "control_rate": _percent(lift.control_rate),
+        "absolute": _percent(lift.absolute, signed=True),
+    }
+    if absolute is not None:
+        low, high = _percent(absolute.low, signed=True), _percent(absolute.high, signed=True)
+        fields["absolute_interval"] = f"{low} {high} ({lift.confidence:.0%})"
+    if lift.incremental_revenue is not None:
+        fields["incremental_revenue"] = lift.incremental_revenue
+    if revenue is not None:
+        fields["incremental_revenue_interval"] = f"{revenue.low} {revenue.high}"
+    return fields
+
+
+def _figures(options: _Options, environ: Mapping[str, str]) -> int:
+    from cartback.reports import DEFAULT_SETTINGS, ReportSettings
+
+    start, end = options.period()
+    if options.given("days") and start is not None:
+        raise UsageError("--days", "counts back from --to (or now): give it or --from, not both")
+    settings = DEFAULT_SETTINGS
+    if options.given("currency"):
+        settings = ReportSettings(currency=options.get("currency", ""))
+    as_json = options.get("json", False)
+    with _opened(options, environ) as store:
+        cartback = _client(store, options, environ)
+        if end is None:
+            until = cartback.now() + _INSTANT  # up to and including now
+        else:
+            until = (
+                _end(end) + _INSTANT
+                if isinstance(end, datetime)
+                else _start(end) + timedelta(days=1)
+            )
+        since = (
+            _start(start) if start is not None else until - timedelta(days=options.get("days", 30))
+        )
+        headline = cartback.headline(since, until, settings=settings)
+    rate = headline.recovery_rate
+    fields: dict[str, object] = {
+        "since": headline.since.isoformat(),
+        "until": headline.until.isoformat(),
+        "abandoned": headline.abandoned,
+        "contacted": headline.contacted,
+        "orders": headline.orders,
+        "recovered": headline.recovered,
+        "recovery_rate": (
+            {"value": rate.value, "numerator": float(rate.numerator),
+             "denominator": rate.denominator, "not_applicable": rate.not_applicable}
+            if as_json
+            else rate.percent()
+        ),
+        "recovered_revenue": headline.recovered_revenue,
+        "currency": headline.currency or "",
+    }  # fmt: skip
+    if as_json:
+        fields["lifts"] = [_lift_fields(flow, True) for flow in headline.lifts]
+    else:
+        fields["lift"] = {flow.flow_id: _lift_fields(flow, False) for flow in headline.lifts}
+    _emit(fields, options, sys.stdout)
+    return EXIT_OK
+
+
 def _purge(options: _Options, environ: Mapping[str, str]) -> int:
     with _opened(options, environ) as store:
         removed = _client(store, options, environ).purge_expired()
@@ -694,7 +801,7 @@ def build_parser() -> _Parser:
     """The ``cartback`` command line; each sub-command's function is its ``command``."""
     parser = _Parser(
         prog=PROG,
-        description="Operate cartback: export, recover, replay, purge, erase, demo.",
+        description="Operate cartback: export, recover, figures, replay, purge, erase, demo.",
         epilog="docs/cli.md describes every command.",
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
@@ -739,6 +846,17 @@ def build_parser() -> _Parser:
     replay.add_argument("--since", dest="start", type=_moment, metavar="DATE",
                         help="the same as --from")  # fmt: skip
     replay.add_argument("--list", action="store_true", help="only print them, replay nothing")
+
+    figures = command("figures", _figures, "Print the headline figures of a period.",
+                      common, as_json)  # fmt: skip
+    _period(figures, "carts abandoned")
+    figures.add_argument(
+        "--days", type=_positive, metavar="N", help="the N days up to --to, or to now (30)"
+    )
+    figures.add_argument(
+        "--currency", type=_currency, metavar="CODE",
+        help="count revenue in this currency (default: the first order's)",
+    )  # fmt: skip
 
     command("purge", _purge, "Remove carts idle longer than the retention period.",
             common, as_json, _retention())  # fmt: skip
