@@ -144,8 +144,18 @@ class TicketPass:
                     return 0, 0
                 history = tx.carts_of([prospect]).get(prospect, [])
                 consent = self._consent(cart, tx.consent_events([prospect]), now)
+                enrolment, messages = None, []
+                if self.rules.reads_segments:
+                    enrolment = tx.enrolments([cart.id]).get(cart.id)
+                    messages = tx.messages_of([cart.id]).get(cart.id, [])
                 drafts = evaluate_ticket_rules(
-                    self.rules, cart, history=history, consent=consent, now=now
+                    self.rules,
+                    cart,
+                    history=history,
+                    consent=consent,
+                    now=now,
+                    enrolment=enrolment,
+                    messages=messages,
                 )
                 if not drafts:
                     return 1, 0

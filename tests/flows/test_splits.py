@@ -14,6 +14,7 @@ from cartback._models import Activity
 from cartback.flows import (
     AbSplitStep,
     Flow,
+    FlowValidationError,
     Guards,
     choose_variant,
     enrol,
@@ -333,3 +334,59 @@ def test_splits_before_a_step_in_history_do_not_repeat_it(count: int) -> None:
     records = [sent("email", T0, cart_id=cart.id, step_id=first.step.id, flow=("ab", 1))] * count
     again = plan_next(flow, enrolment, facts(cart, history=records), now=T0)
     assert (again.kind, again.reason) == ("exit", "completed")
+
+
+# --- segments as conditions (issue 14) ---------------------------------------------------
+
+
+def test_a_segment_split_reads_the_live_cart() -> None:
+    product = {"type": "segment", "segment": {"type": "product", "product_id": "sourdough"}}
+    assert branch(product, cart=make_cart(product_id="sourdough")) == "yes"
+    assert branch(product, cart=make_cart(product_id="rye")) == "no"
+    band = {"type": "cart_value", "at_least": "50", "below": "100", "currency": "USD"}
+    assert branch({"type": "segment", "segment": band}, cart=make_cart(value="80")) == "yes"
+    assert branch({"type": "segment", "segment": band}, cart=make_cart(value="120")) == "no"
+
+
+def test_a_segment_split_combines_negates_and_reads_consent_and_abandonments() -> None:
+    repeat = {"type": "repeat_abandoner", "at_least": 3, "within": "30d"}
+    sms = {"type": "consent", "channel": "sms"}
+    both = {"type": "segment", "segment": {"type": "all", "segments": [repeat, sms]}}
+    two_before = [T0 - timedelta(days=3), T0 - timedelta(days=10)]
+    assert branch(both, earlier_abandonments=two_before, consent=granted("sms")) == "yes"
+    assert branch(both, earlier_abandonments=two_before[:1], consent=granted("sms")) == "no"
+    assert branch(both, earlier_abandonments=two_before) == "no"  # SMS never granted
+    negated = {"type": "segment", "segment": {"type": "not", "segment": sms}}
+    assert branch(negated) == "yes"
+    assert branch(negated, consent=granted("sms")) == "no"
+
+
+def test_a_flow_outcome_segment_reads_this_carts_enrolment() -> None:
+    in_flow = {"type": "segment", "segment": {"type": "flow_outcome", "outcome": "in_flow"}}
+    assert branch(in_flow) == "yes"  # the cart is in this flow while it runs
+    other = {"outcome": "in_flow", "flow_id": "another-flow", "type": "flow_outcome"}
+    assert branch({"type": "segment", "segment": other}) == "no"
+    control = {"type": "segment", "segment": {"type": "flow_outcome", "outcome": "control"}}
+    assert branch(control) == "no"  # a held-out cart is in no flow
+
+
+def test_a_segment_condition_round_trips_through_the_flows_json() -> None:
+    flow = split_flow({"type": "segment", "segment": {"type": "form", "form_id": "checkout"}})
+    again = load_flow(flow.model_dump(mode="json"), templates=None)
+    assert again == flow
+    assert branch({"type": "segment", "segment": {"type": "form", "form_id": "checkout"}}) == "yes"
+
+
+@pytest.mark.parametrize(
+    "segment",
+    [
+        {"type": "nope"},
+        {"type": "product"},
+        {"type": "cart_value", "at_least": "9", "below": "1"},
+        "x",
+    ],
+)
+def test_a_bad_segment_is_refused_with_its_place(segment: object) -> None:
+    with pytest.raises(FlowValidationError) as caught:
+        split_flow({"type": "segment", "segment": segment})
+    assert any("segment" in problem.path for problem in caught.value.problems)

@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from cartback import Cart, Cartback, CartRecovered, MessageRecord, Settlement, Store, TicketCreated
+from cartback._dispatcher import Dispatcher
 from cartback._ticket_pass import TICKETS_CONSUMER, TicketPass, create_tickets
 from cartback.store import Changes, TicketQuery
 from cartback.tickets import (
@@ -386,3 +387,43 @@ def test_open_cart_pages_walk_every_open_cart_once(client: Cartback, store: Stor
         seen += [cart.id for cart in page]
         after = page[-1].id
     assert sorted(seen) == sorted(ids)
+
+
+def test_a_ticket_rule_on_a_flow_outcome_segment_reads_the_stored_enrolment(
+    client: Cartback, dispatcher: Dispatcher, clock: FakeClock
+) -> None:
+    from cartback.tickets import load_ticket_rules
+
+    rules = load_ticket_rules(
+        {
+            "rules": [
+                {
+                    "id": "in-flow-valuable",
+                    "kind": "custom",
+                    "title": "A valuable cart in a flow",
+                    "conditions": [
+                        {
+                            "type": "segment",
+                            "name": "valuable, in a flow",
+                            "segment": {
+                                "type": "all",
+                                "segments": [
+                                    {"type": "flow_outcome", "outcome": "in_flow"},
+                                    {"type": "cart_value", "at_least": "200"},
+                                ],
+                            },
+                        }
+                    ],
+                }
+            ]
+        }
+    )
+    tickets = TicketPass(client, rules, owner="t")
+    big = big_cart(client)
+    capture(client, email="small@example.com", cart_value="20.00")
+    assert tickets.scheduled().created == 0  # not enrolled yet
+    dispatcher.tick()
+    assert tickets.scheduled().created == 1
+    [ticket] = client.tickets()
+    assert ticket.draft.cart.cart_id == big.id
+    assert ticket.draft.reasons == ("in the segment valuable, in a flow",)

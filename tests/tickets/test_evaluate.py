@@ -15,11 +15,13 @@ from cartback.tickets import (
     CartValueCondition,
     ConsentCondition,
     TicketRule,
+    TicketRuleError,
     TicketRuleSet,
     call_prospect_rule,
     consent_by_channel,
     evaluate_ticket_rules,
     important_lead_rule,
+    load_ticket_rules,
     repeated_abandonments_rule,
 )
 from tests.tickets.support import NOW, cart, consent_event
@@ -228,3 +230,60 @@ def test_a_cart_known_only_by_phone_still_counts_its_history() -> None:
 def test_now_must_be_timezone_aware() -> None:
     with pytest.raises(InvalidInputError):
         evaluate_ticket_rules(CALL, cart(), now=datetime(2026, 11, 22, 12))
+
+
+# --- segments as conditions (issue 14) ---------------------------------------------------
+
+
+def segment_rule(segment: object, **extra: object) -> TicketRuleSet:
+    return load_ticket_rules(
+        {
+            "rules": [
+                {
+                    "id": "segment",
+                    "kind": "custom",
+                    "title": "Look at this cart",
+                    "conditions": [{"type": "segment", "segment": segment, **extra}],
+                }
+            ]
+        }
+    )
+
+
+def test_a_segment_condition_drafts_for_the_carts_in_it_and_names_it() -> None:
+    rules = segment_rule({"type": "product", "product_id": "p_course"}, name="Course leads")
+    [draft] = evaluate_ticket_rules(rules, cart(), now=NOW)
+    assert draft.reasons == ("in the segment Course leads",)
+    assert evaluate_ticket_rules(rules, cart(product_id="p_other"), now=NOW) == []
+    unnamed = segment_rule({"type": "form", "form_id": "f_main"})
+    [draft] = evaluate_ticket_rules(unnamed, cart(), now=NOW)
+    assert draft.reasons == ("in the segment: on order form 'f_main'",)
+
+
+def test_a_segment_condition_reads_the_prospects_other_carts_and_consent() -> None:
+    repeat = {"type": "repeat_abandoner", "at_least": 3, "within": "30d"}
+    sms = {"type": "consent", "channel": "sms"}
+    rules = segment_rule({"type": "all", "segments": [repeat, {"type": "not", "segment": sms}]})
+    earlier = [cart("c_old1", age=timedelta(days=3)), cart("c_old2", age=timedelta(days=20))]
+    assert evaluate_ticket_rules(rules, cart(), history=earlier, now=NOW)
+    assert evaluate_ticket_rules(rules, cart(), history=earlier[:1], now=NOW) == []
+    granted = consent_by_channel([consent_event("sms", "granted")], NOW)
+    assert evaluate_ticket_rules(rules, cart(), history=earlier, consent=granted, now=NOW) == []
+
+
+def test_a_flow_outcome_segment_reads_the_enrolment_it_is_given() -> None:
+    from cartback.flows import conversational_flow, enrol
+
+    rules = segment_rule({"type": "flow_outcome", "outcome": "in_flow"})
+    assert rules.reads_segments
+    assert evaluate_ticket_rules(rules, cart(), now=NOW) == []  # in no flow
+    one = cart()
+    enrolment = enrol(one, conversational_flow(), at=NOW)
+    assert evaluate_ticket_rules(rules, one, now=NOW, enrolment=enrolment)
+    assert not CALL.reads_segments
+
+
+def test_a_bad_segment_in_a_rule_is_refused_naming_the_place() -> None:
+    with pytest.raises(TicketRuleError) as caught:
+        segment_rule({"type": "cart_value"})
+    assert "segment" in caught.value.setting

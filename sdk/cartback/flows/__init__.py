@@ -21,6 +21,7 @@ from cartback.flows._conditions import (
     MetricCondition,
     NotCondition,
     PushDeviceCondition,
+    SegmentCondition,
 )
 from cartback.flows._defaults import (
     SHIPPED_TEMPLATES,
@@ -108,6 +109,7 @@ __all__ = [
     "ProspectFacts",
     "PushDeviceCondition",
     "QuietHours",
+    "SegmentCondition",
     "SendStep",
     "SkipReason",
     "SplitStep",

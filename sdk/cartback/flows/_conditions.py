@@ -3,7 +3,8 @@
 Each condition is a small frozen model with a ``type`` tag; ``all``, ``any`` and ``not``
 combine them. Conditions read the live cart, the consent decisions, the prospect's
 tracked activity (``Activity``: site and app activity, custom metrics, purchases),
-push devices, earlier abandonments and the enrolment's own sent coupons.
+push devices, earlier abandonments, the enrolment's own sent coupons, and any segment
+of ``cartback.reports``.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from cartback._segment_field import SegmentField
 from cartback._types import DevicePlatform, MessageChannel
 from cartback.flows._durations import Duration
 
@@ -30,6 +32,7 @@ __all__ = [
     "MetricCondition",
     "NotCondition",
     "PushDeviceCondition",
+    "SegmentCondition",
 ]
 
 _FROZEN = ConfigDict(frozen=True, extra="forbid", use_attribute_docstrings=True)
@@ -154,6 +157,23 @@ class CouponActiveCondition(BaseModel):
     """The ``id`` of a dynamic coupon that a send step of this flow carries."""
 
 
+class SegmentCondition(BaseModel):
+    """True when the cart is in ``segment``, judged on the live cart when the split is
+    reached: a segment of ``cartback.reports`` (product, order form, repeat abandoner,
+    consent, cart value band, flow outcome, and their ``all``/``any``/``not``), given as
+    its JSON, which the dashboard's segment builder shows. A ``repeat_abandoner`` segment
+    counts the prospect's earlier abandonments and this cart; a ``flow_outcome`` segment
+    reads this cart's own enrolment (``in_flow`` holds while it runs; ``control`` never
+    does, as a held-out cart is in no flow)."""
+
+    model_config = _FROZEN
+
+    type: Literal["segment"] = "segment"
+    """Tag: ``segment``."""
+    segment: SegmentField
+    """The segment, as a ``cartback.reports`` segment or its JSON."""
+
+
 class AllCondition(BaseModel):
     """True when every condition is."""
 
@@ -197,6 +217,7 @@ Condition = Annotated[
     | LastPurchaseCondition
     | AbandonmentsCondition
     | CouponActiveCondition
+    | SegmentCondition
     | AllCondition
     | AnyCondition
     | NotCondition,

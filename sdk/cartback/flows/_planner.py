@@ -27,10 +27,11 @@ import hashlib
 from bisect import bisect_right
 from collections.abc import Sequence
 from datetime import datetime
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from cartback._errors import InvalidInputError
-from cartback._types import MessageChannel
+from cartback._types import MESSAGE_CHANNELS, MessageChannel
 from cartback.consent import DEFAULT_CONSENT, ConsentDecision
 from cartback.flows._clocktime import in_window, next_local_time, window_end
 from cartback.flows._conditions import (
@@ -47,6 +48,7 @@ from cartback.flows._conditions import (
     MetricCondition,
     NotCondition,
     PushDeviceCondition,
+    SegmentCondition,
 )
 from cartback.flows._definitions import AbSplitStep, ExitStep, Flow, SendStep, SplitStep, WaitStep
 from cartback.flows._enrolment import Enrolment
@@ -55,6 +57,9 @@ from cartback.flows._guards import Guards
 from cartback.flows._plan import DeferReason, Plan, PlanReason, SkipReason
 from cartback.flows._validation import CompiledFlow, compile_flow
 from cartback.flows._zones import prospect_time_zone, resolve_time_zone
+
+if TYPE_CHECKING:
+    from cartback.reports._segments import SegmentContext
 
 __all__ = ["DEFAULT_GUARDS", "choose_variant", "plan_next"]
 
@@ -447,6 +452,8 @@ class _Planner:
                 ):
                     return True
             return False
+        if type(condition) is SegmentCondition:
+            return condition.segment.matches(facts.cart, self._segment_context(when))
         if type(condition) is AllCondition:
             return all(self._holds(inner, when) for inner in condition.conditions)
         if type(condition) is AnyCondition:
@@ -455,6 +462,23 @@ class _Planner:
         return not self._holds(condition.condition, when)
 
     # -- derived facts, computed once ---------------------------------------------------
+
+    def _segment_context(self, when: datetime) -> SegmentContext:
+        from cartback.reports._segments import SegmentContext  # reports reads flows
+
+        facts = self.facts
+        cart_id = facts.cart.id
+        first = min(
+            (m.at for m in facts.history if m.cart_id == cart_id and m.status == "sent"),
+            default=None,
+        )
+        return SegmentContext(
+            now=when,
+            consent={channel: self.consent(channel) for channel in MESSAGE_CHANNELS},
+            other_abandonments=tuple(facts.earlier_abandonments),
+            enrolment=self.enrolment,
+            first_message_at=first,
+        )
 
     def consent(self, channel: MessageChannel) -> ConsentDecision:
         decision = self.facts.consent.get(channel)

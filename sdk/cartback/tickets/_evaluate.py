@@ -20,9 +20,11 @@ from typing import Final, Literal
 from pydantic import BaseModel, ConfigDict
 
 from cartback._clock import ensure_utc
-from cartback._models import Cart, ConsentEvent, Contact
+from cartback._models import Cart, ConsentEvent, Contact, MessageRecord
 from cartback._types import CHANNELS, CartStatus, Channel, PaymentFailureReason
 from cartback.consent import ConsentDecision, decide_consent
+from cartback.flows import Enrolment
+from cartback.reports._segments import SegmentContext
 from cartback.tickets._rules import (
     AbandonmentsCondition,
     AnyOfCondition,
@@ -31,6 +33,7 @@ from cartback.tickets._rules import (
     FormCondition,
     PhoneCondition,
     ProductCondition,
+    SegmentCondition,
     TicketCondition,
     TicketKind,
     TicketPriority,
@@ -208,11 +211,35 @@ class _Facts:
         carts: list[Cart],
         consent: Mapping[Channel, ConsentDecision],
         now: datetime,
+        enrolment: Enrolment | None = None,
+        messages: Sequence[MessageRecord] = (),
     ) -> None:
         self.cart = cart
         self.carts = carts
         self.consent = consent
         self.now = now
+        self.enrolment = enrolment
+        self.messages = messages
+
+    def segment_context(self) -> SegmentContext:
+        enrolment = self.enrolment
+        return SegmentContext(
+            now=self.now,
+            consent=self.consent,
+            other_abandonments=tuple(
+                one.created_at for one in self.carts if one.id != self.cart.id
+            ),
+            enrolment=enrolment,
+            control_flow=(
+                enrolment.flow_id
+                if enrolment is not None and enrolment.exit_reason == "control_group"
+                else None
+            ),
+            first_message_at=min(
+                (m.at for m in self.messages if m.cart_id == self.cart.id and m.status == "sent"),
+                default=None,
+            ),
+        )
 
     def check(self, condition: TicketCondition) -> str | None:
         """A reason when ``condition`` holds, ``None`` when it does not."""
@@ -260,6 +287,12 @@ class _Facts:
             if count < condition.at_least:
                 return None
             return f"{count} abandoned carts in the last {_period_text(condition.within)}"
+        if isinstance(condition, SegmentCondition):
+            if not condition.segment.matches(self.cart, self.segment_context()):
+                return None
+            if condition.name is not None:
+                return f"in the segment {condition.name}"
+            return f"in the segment: {condition.segment.describe()}"
         assert isinstance(condition, AnyOfCondition)
         for alternative in condition.conditions:
             reason = self.check(alternative)
@@ -333,12 +366,16 @@ def evaluate_ticket_rules(
     history: Sequence[Cart] = (),
     consent: Mapping[Channel, ConsentDecision] | None = None,
     now: datetime,
+    enrolment: Enrolment | None = None,
+    messages: Sequence[MessageRecord] = (),
 ) -> list[TicketDraft]:
     """The drafts the rules make of ``cart`` at ``now``, in rule order.
 
     ``history`` is the prospect's other carts (any order; carts of other prospects and
     the cart itself are ignored). ``consent`` holds the prospect's decisions per channel
     (``decide_consent``); a channel missing from it gets the default decision.
+    ``enrolment`` (the cart's flow enrolment) and ``messages`` (its recovery messages)
+    are read by ``segment`` conditions on flow outcomes only.
     """
     now = ensure_utc(now, name="now")
     if cart.status != "open":
@@ -348,7 +385,7 @@ def evaluate_ticket_rules(
         for channel in CHANNELS
     }
     carts = _same_prospect(cart, history)
-    facts = _Facts(cart, carts, decisions, now)
+    facts = _Facts(cart, carts, decisions, now, enrolment, messages)
     drafts: list[TicketDraft] = []
     shared: tuple[CartSummary, AbandonmentHistory, tuple[ChannelConsent, ...]] | None = None
     for rule in rules.rules:

@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from pydantic_core import PydanticCustomError
 
 from cartback._errors import ConfigurationError
+from cartback._segment_field import SegmentField
 from cartback._types import Channel
 
 __all__ = [
@@ -29,6 +30,7 @@ __all__ = [
     "FormCondition",
     "PhoneCondition",
     "ProductCondition",
+    "SegmentCondition",
     "TicketCondition",
     "TicketKind",
     "TicketPriority",
@@ -159,6 +161,24 @@ class AbandonmentsCondition(BaseModel):
         return value
 
 
+class SegmentCondition(BaseModel):
+    """The cart is in ``segment``: a segment of ``cartback.reports`` (product, order form,
+    repeat abandoner, consent, cart value band, flow outcome, and their
+    ``all``/``any``/``not``), given as its JSON, which the dashboard's segment builder
+    shows. It is judged on the cart when the ticket pass reads it, with the prospect's
+    other carts, consent, and the cart's flow enrolment and messages."""
+
+    model_config = _FROZEN
+
+    type: Literal["segment"] = "segment"
+    """Discriminator."""
+    segment: SegmentField
+    """The segment, as a ``cartback.reports`` segment or its JSON."""
+    name: Annotated[str, Field(min_length=1, max_length=120)] | None = None
+    """What the ticket's reason calls the segment (``"VIP prospects"``); the segment's
+    rule in words when unset."""
+
+
 class AnyOfCondition(BaseModel):
     """At least one of several conditions holds."""
 
@@ -177,6 +197,7 @@ TicketCondition = Annotated[
     | FormCondition
     | ConsentCondition
     | AbandonmentsCondition
+    | SegmentCondition
     | AnyOfCondition,
     Field(discriminator="type"),
 ]
@@ -234,6 +255,18 @@ class TicketRuleSet(BaseModel):
     """The format's version."""
     rules: Annotated[tuple[TicketRule, ...], Field(max_length=200)] = ()
     """The rules; ids are unique."""
+
+    @property
+    def reads_segments(self) -> bool:
+        """Whether an enabled rule has a ``segment`` condition (which may read the cart's
+        flow enrolment and messages, so the ticket pass loads them)."""
+
+        def has(condition: TicketCondition) -> bool:
+            if isinstance(condition, SegmentCondition):
+                return True
+            return isinstance(condition, AnyOfCondition) and any(map(has, condition.conditions))
+
+        return any(rule.enabled and any(map(has, rule.conditions)) for rule in self.rules)
 
     @model_validator(mode="after")
     def _unique_ids(self) -> TicketRuleSet:
