@@ -399,12 +399,43 @@ def _tickets_export(options: _Options, store: Store) -> ExportSource:
     )
 
 
+def _segment_export(options: _Options, store: Store) -> ExportSource:
+    from cartback._insights import as_segment
+    from cartback.reports import iter_segment_csv
+
+    if options.given("start") or options.given("end"):
+        raise UsageError("--from/--to", "a segment holds its own period (repeat_abandoner)")
+    name = options.values.get("name")
+    definition = options.values.get("definition")
+    if definition is None:
+        if name is None:
+            raise UsageError("NAME", "name a saved segment, or give --definition")
+        saved = store.segments().get(str(name))
+        if saved is None:
+            raise UsageError("NAME", "no saved segment has this name (see the dashboard)")
+        definition = saved
+    try:
+        segment = as_segment(str(definition))
+    except InvalidInputError as exc:
+        raise UsageError("--definition", f"not a segment: {exc.field} ({exc.reason})") from None
+    label = str(name) if name is not None else "segment"
+    cartback = Cartback(store)
+    return ExportSource(
+        "the segment's carts",
+        lambda: None,
+        lambda fmt, progress: iter_segment_csv(
+            label,
+            _counted((cart for cart, _ in cartback.iter_segment(segment)), progress),
+            fmt,  # type: ignore[arg-type]
+        ),
+    )
+
+
 EXPORTS: Final[dict[str, Callable[[_Options, Store], ExportSource]]] = {
     "carts": _carts_export,
     "messages": _messages_export,
     "tickets": _tickets_export,
-    # The segments export (issue 14) is one more entry here, with its sub-parser in
-    # ``_export_parsers``: a function reading its options and returning an ExportSource.
+    "segment": _segment_export,
 }
 """Each kind of export by name (``cartback export <kind>``; ``carts`` without one)."""
 
@@ -772,7 +803,9 @@ def _export_parsers(export: argparse.ArgumentParser, parents: Sequence[_Parser])
     export.add_argument("--form", metavar="FORM_ID", help="one order form's carts")
     export.add_argument("--product", metavar="PRODUCT_ID", help="one product's carts")
     export.add_argument("--status", choices=CART_STATUSES, help="carts in this status")
-    kinds = export.add_subparsers(dest="kind", metavar="{messages,tickets}", parser_class=_Parser)
+    kinds = export.add_subparsers(
+        dest="kind", metavar="{messages,tickets,segment}", parser_class=_Parser
+    )
     messages = kinds.add_parser(
         "messages",
         parents=parents,
@@ -792,6 +825,21 @@ def _export_parsers(export: argparse.ArgumentParser, parents: Sequence[_Parser])
         "--status", dest="ticket_status", choices=TICKET_STATUSES, help="tickets in this status"
     )
     tickets.add_argument("--assignee", help="one salesperson's tickets")
+    segment = kinds.add_parser(
+        "segment",
+        parents=parents,
+        help="the carts of a segment as CSV",
+        description="The carts of a saved segment (by NAME), or of --definition, as CSV,"
+        " newest first; the first column repeats the segment's name.",
+        argument_default=argparse.SUPPRESS,
+    )
+    segment.add_argument("name", metavar="NAME", nargs="?", help="a saved segment's name")
+    segment.add_argument(
+        "--definition",
+        metavar="JSON",
+        help="a segment's JSON (as the dashboard's segment builder shows it) instead of a"
+        " saved one",
+    )
 
 
 Command = Callable[[_Options, Mapping[str, str]], int]

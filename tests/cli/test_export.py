@@ -255,3 +255,47 @@ def test_the_progress_bar_redraws_a_few_times_a_second() -> None:
     unknown = Progress(io.StringIO(), what="exporting messages", total=None)
     unknown.advance(12_345)
     assert unknown.line() == "exporting messages: 12,345 rows"
+
+
+def test_a_saved_segment_or_a_definition_is_exported_with_its_name(
+    capsysbinary: pytest.CaptureFixture[bytes], client: Cartback, clock: FakeClock, database: str
+) -> None:
+    carts = filtered_carts(client, clock)
+    client.save_segment("Upsell leads", {"type": "form", "form_id": "upsell"})
+    env = environment(database)
+    done = invoke(capsysbinary, "export", "segment", "Upsell leads", "--format", "tools", env=env)
+    assert done.code == 0, done.err
+    rows = as_dicts(read_csv(done.out, "tools"))
+    assert [(row["segment"], row["cart_id"]) for row in rows] == [
+        ("Upsell leads", carts["other_form"].id)
+    ]
+    product = '{"type": "all", "segments": [{"type": "product", "product_id": "p1"},'
+    product += ' {"type": "not", "segment": {"type": "form", "form_id": "checkout"}}]}'
+    inline = invoke(capsysbinary, "export", "segment", "--definition", product, env=env)
+    sheet = as_dicts(read_csv(inline.out, "spreadsheet"))
+    assert [(row["segment"], row["email"]) for row in sheet] == [
+        ("segment", "other_form@example.com")
+    ]
+
+
+@pytest.mark.parametrize(
+    ("args", "option"),
+    [
+        (("segment", "Nobody saved this"), "NAME"),
+        (("segment",), "NAME"),
+        (("segment", "--definition", '{"type": "product"}'), "--definition"),
+        (("segment", "--definition", "not json"), "--definition"),
+        (("--from", "2026-11-01", "segment", "x"), "--from/--to"),
+    ],
+)
+def test_a_segment_export_names_what_is_wrong(
+    capsysbinary: pytest.CaptureFixture[bytes],
+    client: Cartback,
+    database: str,
+    args: tuple[str, ...],
+    option: str,
+) -> None:
+    done = invoke(capsysbinary, "export", *args, env=environment(database))
+    assert done.code == 2
+    assert done.err.startswith(f"cartback export: {option}: "), done.err
+    assert done.out == b""
