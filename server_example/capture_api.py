@@ -59,6 +59,16 @@ class CaptureApi:
         except InvalidInputError as exc:
             raise ApiError.from_invalid(exc) from None
         if not plan.stored:
+            try:
+                await run_in_threadpool(self.cartback.forget_refused, plan)
+            except StoreUnavailableError:
+                raise ApiError(
+                    503,
+                    field="$",
+                    reason="unavailable",
+                    message="the database is unavailable: try again shortly",
+                    headers={"Retry-After": "2"},
+                ) from None
             return JSONResponse({"status": "not_stored", "reasons": list(plan.eligibility.reasons)})
         try:
             future = self.writer.submit(plan)

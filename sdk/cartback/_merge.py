@@ -2,7 +2,9 @@
 
 A capture merges into the prospect's open (or submitted) cart on the same order form;
 without one it opens a new cart. The furthest step reached is kept; the last field
-touched follows the latest capture.
+touched follows the latest capture. A capture that changes only those diagnostics
+(``DIAGNOSTIC_FIELDS``: focus moving on, a step reached) is stored quietly: it counts as
+no new capture, reopens no submitted cart, and the caller emits no ``cart.updated``.
 """
 
 from __future__ import annotations
@@ -15,6 +17,9 @@ from cartback._models import Cart, CartContext, Contact
 from cartback.capture import CapturePlan
 
 _M = TypeVar("_M", bound=BaseModel)
+
+DIAGNOSTIC_FIELDS: Final = frozenset({"last_field", "step"})
+"""Context fields that tell where a prospect stopped, not what they entered."""
 
 
 def _overlay(old: _M, new: _M) -> _M:
@@ -80,6 +85,15 @@ def merge_into(cart: Cart, plan: CapturePlan) -> Cart | None:
         and session_id == cart.session_id
     ):
         return None
+    if (
+        contact == cart.contact
+        and newsletter == cart.newsletter_opt_in
+        and session_id == cart.session_id
+        and _only_diagnostics(cart.context, context)
+    ):
+        return cart.model_copy(
+            update={"context": context, "updated_at": max(plan.captured_at, cart.updated_at)}
+        )
     return cart.model_copy(
         update={
             "contact": contact,
@@ -92,6 +106,24 @@ def merge_into(cart: Cart, plan: CapturePlan) -> Cart | None:
             "status": "open",
             "submitted_at": None,
         }
+    )
+
+
+def _only_diagnostics(old: CartContext, new: CartContext) -> bool:
+    return all(
+        name in DIAGNOSTIC_FIELDS or getattr(old, name) == getattr(new, name)
+        for name in type(old).model_fields
+    )
+
+
+def is_diagnostic_update(old: Cart, new: Cart) -> bool:
+    """Whether ``new`` differs from ``old`` only in where the prospect stopped."""
+    return (
+        old.contact == new.contact
+        and old.newsletter_opt_in == new.newsletter_opt_in
+        and old.status == new.status
+        and old.capture_count == new.capture_count
+        and _only_diagnostics(old.context, new.context)
     )
 
 

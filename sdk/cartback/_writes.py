@@ -13,7 +13,13 @@ from datetime import datetime
 
 from cartback._engagement_writes import click_engaged
 from cartback._ids import new_id
-from cartback._merge import changed_fields, filled_fields, merge_into, new_cart
+from cartback._merge import (
+    changed_fields,
+    filled_fields,
+    is_diagnostic_update,
+    merge_into,
+    new_cart,
+)
 from cartback._models import (
     Cart,
     ConsentEvent,
@@ -83,6 +89,10 @@ class CaptureState:
     """The carts those receipts name, by id."""
     ledgers: Mapping[str, Sequence[ConsentEvent]] = field(default_factory=dict)
     """The consent ledger of each prospect in the batch that ticked or unticked a box."""
+    ordered_in_session: Mapping[tuple[CartKey, str], Cart] = field(default_factory=dict)
+    """The ordered cart of a ``(prospect, form_id)`` and browser session, for the keys of
+    the batch without an open cart: a capture arriving late from the session that bought
+    changes nothing (it opens no second cart to recover)."""
 
 
 def _key(plan: CapturePlan) -> CartKey:
@@ -142,6 +152,10 @@ def decide_captures(
             continue
         existing = carts.get(key)
         status: SaveStatus
+        bought = state.ordered_in_session.get((key, plan.session_id or ""))
+        if existing is None and bought is not None:
+            outcomes.append(SaveOutcome(status="unchanged", cart=bought))
+            continue
         if existing is None:
             cart = new_cart(plan, ids("cart_"))
             status = "stored"
@@ -162,6 +176,8 @@ def decide_captures(
             merged = merge_into(existing, plan)
             if merged is None:
                 cart, status = existing, "unchanged"
+            elif is_diagnostic_update(existing, merged):
+                cart, status = merged, "updated"  # stored, without a cart.updated
             else:
                 cart, status = merged, "updated"
                 events.append(
@@ -206,6 +222,27 @@ def decide_captures(
     return changes, outcomes
 
 
+def _ordered_in_session(
+    tx: ReadTransaction, plans: Sequence[CapturePlan], open_carts: Mapping[CartKey, Cart]
+) -> dict[tuple[CartKey, str], Cart]:
+    wanted = {
+        (_key(plan), plan.session_id)
+        for plan in plans
+        if plan.session_id and _key(plan) not in open_carts
+    }
+    if not wanted:
+        return {}
+    found: dict[tuple[CartKey, str], Cart] = {}
+    for prospect, carts in tx.carts_of({key[0] for key, _ in wanted}).items():
+        for cart in carts:
+            if cart.status != "ordered" or not cart.session_id:
+                continue
+            pair = ((prospect, cart.context.form_id), cart.session_id)
+            if pair in wanted:
+                found[pair] = cart  # the newest
+    return found
+
+
 def save_captures(tx: ReadTransaction, plans: Sequence[CapturePlan]) -> list[SaveOutcome]:
     """Save eligible captures in order: read what deciding needs, decide, apply."""
     keys = {_key(plan) for plan in plans}
@@ -218,6 +255,7 @@ def save_captures(tx: ReadTransaction, plans: Sequence[CapturePlan]) -> list[Sav
         receipts=receipts,
         receipt_carts=receipt_carts,
         ledgers=ledgers,
+        ordered_in_session=_ordered_in_session(tx, plans, open_carts),
     )
     changes, outcomes = decide_captures(plans, state)
     if changes:

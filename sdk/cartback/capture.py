@@ -283,7 +283,8 @@ class CapturePlan:
     """Consent boxes as left on the form (grants and explicit withdrawals); the store
     appends those that change the ledger."""
     session_id: str | None = None
-    """The snippet's session id."""
+    """The snippet's session id; on a refusal, set only for an excluded country (so
+    ``Cartback.forget_refused`` can erase what the session stored before)."""
     event_id: str | None = None
     """The snippet's id for this capture: a retried request with the same id is saved once."""
 
@@ -339,7 +340,14 @@ def plan_capture(
     if "email" in filled.values and verdict.email is None:
         dropped = replace(dropped, invalid=dropped.invalid + 1)
     if not verdict.eligible:
-        return CapturePlan(eligibility=verdict, dropped=dropped, captured_at=now)
+        # The session travels with an excluded country's refusal (and nothing else of
+        # the submission): what that browser session stored earlier must be erased.
+        session = submission.session_id if "country_excluded" in verdict.reasons else None
+        if session is not None and contains_card_number(session):
+            session = None
+        return CapturePlan(
+            eligibility=verdict, dropped=dropped, captured_at=now, session_id=session
+        )
 
     phone, phone_e164 = None, None
     if "phone" in filled.values:

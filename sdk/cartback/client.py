@@ -238,6 +238,7 @@ class Cartback:
         """
         plan = self.plan(submission, fallback_country=fallback_country)
         if not plan.stored:
+            self.forget_refused(plan)
             return CaptureResult(
                 status="not_stored", reasons=plan.eligibility.reasons, dropped=plan.dropped
             )
@@ -245,6 +246,21 @@ class Cartback:
         return CaptureResult(
             status=outcome.status, reasons=(), dropped=plan.dropped, cart=outcome.cart
         )
+
+    def forget_refused(self, plan: CapturePlan) -> ErasureReport | None:
+        """After a capture refused because the prospect is in an excluded country (the
+        EU), erase what the same browser session stored earlier: a page may preselect a
+        country the prospect changes only later, and an EU prospect is kept nowhere.
+        ``None`` when there was nothing to erase (the common case: one read)."""
+        session_id = plan.session_id
+        if plan.stored or not session_id or "country_excluded" not in plan.eligibility.reasons:
+            return None
+        held = self.store.write(
+            lambda tx: tx.carts_to_close(prospect=None, session_id=session_id, form_id=None)
+        )
+        if not held:
+            return None
+        return self.store.forget_session(session_id)
 
     def save(self, plans: Sequence[CapturePlan]) -> list[SaveOutcome]:
         """Store eligible plans in order, in one transaction (one durable commit).

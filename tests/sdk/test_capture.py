@@ -867,3 +867,85 @@ def test_a_form_derived_with_model_copy_routes_by_its_own_declaration() -> None:
     assert derived.route("email") == ("extra", "email", None, None)
     assert derived.route("city") == ("field", "city", None, None)
     assert form.route("email") == ("field", "email", None, None)
+
+
+# --- where the prospect stopped: stored quietly (issue 14) -------------------------------
+
+
+def test_focus_moving_on_is_stored_without_a_new_capture_or_an_event(
+    client: Cartback, clock: FakeClock
+) -> None:
+    from tests.sdk._support import outbox
+
+    first = client.capture(submission(last_field="email", step=1)).cart
+    assert first is not None
+    before = len(outbox(client.store))
+    clock.advance(seconds=30)
+    moved = client.capture(submission(last_field="city", step=2))
+    assert moved.status == "updated"
+    [cart] = list(client.iter_carts())
+    assert (cart.context.last_field, cart.context.step) == ("city", 2)
+    assert cart.capture_count == first.capture_count  # no new capture: focus moved on
+    assert cart.updated_at == clock.now
+    assert len(outbox(client.store)) == before  # no cart.updated for webhooks and flows
+    back = client.capture(submission(last_field="email", step=1))
+    assert back.status == "updated"
+    [stored] = client.iter_carts()
+    assert stored.context.step == 2  # the furthest step reached is kept
+    typed = client.capture(submission(last_field="city", fields={"city": "Austin"}))
+    assert typed.cart is not None
+    assert typed.cart.capture_count == first.capture_count + 1
+    [*_, updated] = outbox(client.store)
+    assert updated.type == "cart.updated"
+    assert "city" in updated.changed
+
+
+def test_focus_moving_after_a_submit_does_not_reopen_the_cart(client: Cartback) -> None:
+    cart = client.capture(submission(session_id="s-1", last_field="email")).cart
+    assert cart is not None
+    client.mark_submitted("s-1")
+    client.capture(submission(session_id="s-1", last_field="card_holder"))
+    [stored] = list(client.iter_carts())
+    assert stored.status == "submitted"
+    assert stored.context.last_field == "card_holder"
+
+
+def test_a_late_capture_from_the_session_that_bought_opens_no_second_cart(
+    client: Cartback, clock: FakeClock
+) -> None:
+    cart = client.capture(submission(session_id="s-bought", fields={"first_name": "Ann"})).cart
+    assert cart is not None
+    client.mark_submitted("s-bought")
+    (ordered,) = client.mark_ordered(email="alice@example.com", order_id="o-1")
+    clock.advance(seconds=5)
+    late = client.capture(submission(session_id="s-bought", fields={"city": "Austin"}))
+    assert (late.status, late.cart) == ("unchanged", ordered)
+    assert [c.id for c in client.iter_carts()] == [cart.id]
+    again = client.capture(submission(session_id="s-next", fields={"city": "Austin"}))
+    assert again.status == "stored"  # a new visit (the snippet starts a new session)
+    assert again.cart is not None
+    assert again.cart.id != cart.id
+
+
+def test_a_country_changed_to_the_eu_erases_what_the_session_stored(client: Cartback) -> None:
+    """A page preselects the United States; the prospect types, then picks France: the
+    earlier capture of that session is erased, with its consent entries."""
+    first = client.capture(
+        submission(
+            session_id="s-fr",
+            country="US",
+            consent={"sms": True},
+            fields={"phone": "+1 415 555 0100"},
+        )
+    )
+    assert first.status == "stored"
+    other = client.capture(submission(email="bob@example.com", session_id="s-other"))
+    assert other.status == "stored"
+    refused = client.capture(submission(session_id="s-fr", country="FR"))
+    assert refused.status == "not_stored"
+    assert "country_excluded" in refused.reasons
+    assert [c.contact.email for c in client.iter_carts()] == ["bob@example.com"]
+    assert client.consents("alice@example.com")["sms"].basis == "default"
+    again = client.capture(submission(session_id="s-fr2", country="FR"))
+    assert again.status == "not_stored"  # nothing held for that session: nothing erased
+    assert [c.contact.email for c in client.iter_carts()] == ["bob@example.com"]

@@ -148,6 +148,15 @@ def test_ineligible_prospects_get_reason_codes_and_nothing_is_written(api: TestC
     assert outbox(sdk(api).store) == []
 
 
+def test_a_session_that_turns_out_to_be_in_the_eu_is_erased(api: TestClient) -> None:
+    """A preselected US country, then the prospect picks Germany: the session's cart goes."""
+    first = {**CAPTURE, "session_id": "sess-eu", "event_id": "evt-us"}
+    assert beacon(api, first).json()["status"] == "stored"
+    german = {**first, "event_id": "evt-de", "fields": {**CAPTURE["fields"], "country": "DE"}}
+    assert beacon(api, german).json() == {"status": "not_stored", "reasons": ["country_excluded"]}
+    assert carts(api) == 0
+
+
 def test_country_falls_back_to_the_trusted_header_only(api: TestClient) -> None:
     no_country = {**CAPTURE, "fields": {"email": "jane@example.com"}}
     assert beacon(api, no_country).json()["reasons"] == ["country_missing"]
@@ -366,8 +375,11 @@ def test_a_signed_order_closes_the_prospects_carts_with_revenue(
     [cart] = sdk(api).list_carts().items
     assert response.json() == {"status": "closed", "carts": [cart.id]}
     assert (cart.status, cart.order_id, str(cart.revenue)) == ("ordered", "o-1", "49.50")
-    # A later abandonment opens a new cart.
-    beacon(api, {**CAPTURE, "event_id": "evt-2"})
+    # A late capture from the session that bought opens no cart; a later visit does.
+    late = beacon(api, {**CAPTURE, "event_id": "evt-late"})
+    assert late.json()["status"] == "unchanged"
+    assert sdk(api).list_carts(CartQuery(status="open")).total == 0
+    beacon(api, {**CAPTURE, "event_id": "evt-2", "session_id": "sess-next"})
     assert sdk(api).list_carts(CartQuery(status="open")).total == 1
 
 
