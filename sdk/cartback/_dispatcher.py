@@ -14,12 +14,14 @@ A tick (``Dispatcher.tick``):
 
 Exactly once: a step's message has an id derived from the cart, the flow version and
 the step, recorded as ``sending`` before the provider is called and as ``sent``,
-``failed`` or ``skipped`` after. A crash in between leaves ``sending``: the step is
-planned again and sent again under the same id, which is what the provider sees
-(Message-ID, ``apns-id``, ...; docs/senders.md says what each provider does with it).
-A retryable failure waits (the provider's ``Retry-After``, else a growing delay) and
-is given up after ``max_attempts``; a permanent one is recorded and never retried, and
-a dead push token is invalidated.
+``failed`` or ``skipped`` after. The ``sending`` record is written only after the live
+cart and consent are read again in its own transaction: an order or a withdrawal that
+arrived while the tick was sending stops every send still ahead of it. A crash in
+between leaves ``sending``: the step is planned again and sent again under the same id,
+which is what the provider sees (Message-ID, ``apns-id``, ...; docs/senders.md says
+what each provider does with it). A retryable failure waits (the provider's
+``Retry-After``, else a growing delay) and is given up after ``max_attempts``; a
+permanent one is recorded and never retried, and a dead push token is invalidated.
 """
 
 from __future__ import annotations
@@ -65,7 +67,14 @@ from cartback.messages import (
 )
 from cartback.reports import in_control_group
 from cartback.senders import OutgoingMessage, Sender, SendResult
-from cartback.store import CartQuery, Changes, ProspectData, Scheduled, Settlement
+from cartback.store import (
+    CartQuery,
+    Changes,
+    ProspectData,
+    ReadTransaction,
+    Scheduled,
+    Settlement,
+)
 
 __all__ = [
     "FLOWS_CONSUMER",
@@ -413,9 +422,15 @@ class Dispatcher:
             return enrolment.after(plan, at=now, outcome="skipped"), _with(facts, record)
         code = coupon.code if coupon else None
         # Recorded before the provider is called: after a crash, the step is sent again
-        # under the same id rather than lost.
-        self._write(self._record(enrolment, plan, cart, now, "sending", attempts=attempts,
-                                 coupon_code=code), cart)  # fmt: skip
+        # under the same id rather than lost. The live cart and consent are read again in
+        # that same transaction: an order or a withdrawal that arrived since the tick
+        # loaded them stops the send, and the next tick plans from what is true now.
+        sending = self._record(enrolment, plan, cart, now, "sending", attempts=attempts,
+                               coupon_code=code)  # fmt: skip
+        if not self._record_sending(sending, cart, step.channel, now):
+            report.count("changed_before_send")
+            tick.save(enrolment, now)
+            return None
         outcome = self._hand_over(sender, built, msg_id)
         if outcome.outcome == "accepted":
             record = self._record(enrolment, plan, cart, now, "sent", attempts=attempts,
@@ -562,6 +577,28 @@ class Dispatcher:
         texted = record.status == "sent" and record.channel == "sms"
         changes = _record_changes(record, cart.contact.phone if texted else None)
         self.store.write(lambda tx: tx.apply(changes))
+
+    def _record_sending(
+        self, record: MessageRecord, cart: Cart, channel: MessageChannel, now: datetime
+    ) -> bool:
+        """Store the ``sending`` record unless the live cart was ordered (or erased) or
+        the channel's consent is gone since the tick read them; whether it was stored.
+        Writes are serialized, so an order recorded before this check is seen by it."""
+
+        def work(tx: ReadTransaction) -> bool:
+            live = tx.carts([cart.id]).get(cart.id)
+            if live is None or (self.settings.guards.exit_on_order and live.status == "ordered"):
+                return False
+            prospect = live.contact.prospect_key
+            if prospect:
+                events = tx.consent_events([prospect]).get(prospect, [])
+                decision = self.cartback.consents_for(live, at=now, events=events).get(channel)
+                if decision is not None and not decision.allowed:
+                    return False
+            tx.apply(_record_changes(record, None))
+            return True
+
+        return self.store.write(work)
 
     def _record_deferral(
         self,

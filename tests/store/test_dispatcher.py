@@ -304,3 +304,51 @@ def test_a_tick_reads_what_is_due_in_a_few_queries_whatever_its_number(
     assert counting.calls.get("get_carts") == 1
     assert counting.calls.get("prospect_data") == 1
     assert not any(counting.calls.get(name) for name in CountingStore.PER_ITEM)
+
+
+class _MidTick(FakeSender):
+    """Accepts; on its first hand-over, ``change`` runs on every other prospect (an
+    order or a withdrawal arriving while the tick is still sending)."""
+
+    def __init__(self, change: Callable[[str], object], prospects: list[str]) -> None:
+        super().__init__()
+        self.change = change
+        self.prospects = prospects
+
+    def send(self, message: Any, *, idempotency_key: str) -> SendResult:
+        if not self.sent:
+            to = str(message.message["To"])
+            for prospect in self.prospects:
+                if prospect not in to:
+                    self.change(prospect)
+        return super().send(message, idempotency_key=idempotency_key)
+
+
+@pytest.mark.parametrize("change", ["order", "withdrawal"])
+def test_an_order_or_withdrawal_arriving_mid_tick_stops_the_sends_still_ahead(
+    client: Cartback, store: Store, clock: FakeClock, change: str
+) -> None:
+    prospects = [f"p{n}@example.com" for n in range(3)]
+
+    def arrive(prospect: str) -> object:
+        if change == "order":
+            return client.mark_ordered(email=prospect, order_id=f"o-{prospect}")
+        return client.record_consent(prospect, "email", "withdrawn")
+
+    sender = _MidTick(arrive, prospects)
+    dispatcher = make_dispatcher(client, sender)
+    cart_ids = [capture(client, email=prospect) for prospect in prospects]
+    dispatcher.tick()
+    clock.advance(hours=3, minutes=1)
+    dispatcher.tick()  # all three are due in this one tick; the first send brings the news
+    run(dispatcher, clock, hours=2)
+    assert len(sender.sent) == 1
+    statuses = sorted([r.status for cart_id in cart_ids for r in client.messages(cart_id)])
+    assert statuses == ["sent"]  # the others never reached "sending"
+    exits = []
+    for cart_id in cart_ids:
+        scheduled = store.enrolment(cart_id)
+        assert scheduled is not None
+        exits.append(scheduled.enrolment.exit_reason)
+    reason = "ordered" if change == "order" else "consent_withdrawn"
+    assert sorted(exits, key=str) == sorted(["completed", reason, reason], key=str)
