@@ -203,6 +203,8 @@ def decide_captures(
                 consent.append(event)
                 events.append(_consent_event(event, cart.id, ids))
                 recorded += 1
+        if recorded and status == "unchanged":
+            status = "updated"  # the cart as it was, its prospect's consent changed
         if plan.event_id and plan.event_id not in receipts:
             receipt = Receipt(
                 event_id=plan.event_id, cart_id=cart.id, status=status, at=plan.captured_at

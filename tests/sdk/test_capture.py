@@ -949,3 +949,11 @@ def test_a_country_changed_to_the_eu_erases_what_the_session_stored(client: Cart
     again = client.capture(submission(session_id="s-fr2", country="FR"))
     assert again.status == "not_stored"  # nothing held for that session: nothing erased
     assert [c.contact.email for c in client.iter_carts()] == ["bob@example.com"]
+
+
+def test_a_capture_that_only_changes_a_consent_box_answers_updated(client: Cartback) -> None:
+    assert client.capture(submission(consent={"sms": True})).status == "stored"
+    assert client.capture(submission(consent={"sms": True})).status == "unchanged"
+    withdrawn = client.capture(submission(consent={"sms": False}))
+    assert withdrawn.status == "updated"
+    assert not client.consents("alice@example.com")["sms"].allowed

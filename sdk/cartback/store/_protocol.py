@@ -69,9 +69,10 @@ __all__ = [
 T = TypeVar("T")
 
 SaveStatus = Literal["stored", "updated", "unchanged"]
-"""``stored``: a new cart; ``updated``: fields merged into the open cart;
-``unchanged``: the capture repeated what the open cart already holds (or was a retry of
-a capture already saved)."""
+"""``stored``: a new cart; ``updated``: fields merged into the open cart, or a consent
+box changed what is in force; ``unchanged``: the capture repeated what the open cart
+and the ledger already hold (or was a retry of a capture already saved, or arrived late
+from the browser session that already bought)."""
 
 CartKey = tuple[str, str]
 """``(prospect, form_id)``: a prospect has at most one open cart per order form."""
