@@ -45,6 +45,7 @@ SECTIONS: list[tuple[str, list[str]]] = [
             "EU_SPECIAL_TERRITORIES",
             "EEA_MEMBER_STATES",
             "normalize_country",
+            "read_country",
         ],
     ),
     (
@@ -63,8 +64,14 @@ SECTIONS: list[tuple[str, list[str]]] = [
             "CapturePlan",
             "DroppedFields",
             "contains_card_number",
+            "DEFAULT_FULL_NAME_FIELDS",
+            "split_field_key",
+            "AddressSection",
+            "read_autocomplete",
+            "AUTOFILL_FIELDS",
         ],
     ),
+    ("Platform presets", ["FormPreset", "PresetName", "PRESETS"]),
     (
         "Stored values",
         [

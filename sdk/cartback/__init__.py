@@ -7,6 +7,7 @@ the cart when the prospect buys. Start with ``Cartback``; see docs/quickstart.md
 
 import typing
 
+from cartback._autocomplete import AUTOFILL_FIELDS, AddressSection, read_autocomplete
 from cartback._clock import Clock, system_clock
 from cartback._errors import (
     CartbackError,
@@ -44,6 +45,7 @@ from cartback._models import (
     PushDevice,
     SocialRecipient,
 )
+from cartback._presets import PRESETS, FormPreset, PresetName
 from cartback._regions import (
     EEA_MEMBER_STATES,
     EU_MEMBER_STATES,
@@ -51,6 +53,7 @@ from cartback._regions import (
     REGIONS,
     Region,
     normalize_country,
+    read_country,
 )
 from cartback._submission import (
     MAX_FIELD_LENGTH,
@@ -133,10 +136,12 @@ from cartback.messages import (
 from cartback.order_form import (
     DEFAULT_ADDITIONAL_ADDRESS_FIELDS,
     DEFAULT_FIELD_MAP,
+    DEFAULT_FULL_NAME_FIELDS,
     DEFAULT_PAYMENT_PLAN_FIELDS,
     FieldRoute,
     OrderForm,
     field_key,
+    split_field_key,
 )
 from cartback.reports import Engagement, EngagementKind, ReportSettings
 from cartback.signatures import (
@@ -173,11 +178,13 @@ if typing.TYPE_CHECKING:  # at run time, on first use: psycopg is needed only wi
 __version__ = "0.1.0"
 
 __all__ = [
+    "AUTOFILL_FIELDS",
     "CHANNELS",
     "CSV_COLUMNS",
     "DEFAULT_ADDITIONAL_ADDRESS_FIELDS",
     "DEFAULT_CONSENT",
     "DEFAULT_FIELD_MAP",
+    "DEFAULT_FULL_NAME_FIELDS",
     "DEFAULT_JURISDICTIONS",
     "DEFAULT_PAYMENT_PLAN_FIELDS",
     "DEFAULT_TOLERANCE_SECONDS",
@@ -191,12 +198,14 @@ __all__ = [
     "MAX_FIELD_NAME_LENGTH",
     "MESSAGE_CHANNELS",
     "OPT_OUT_KEYWORDS",
+    "PRESETS",
     "PUSH_PAYLOAD_LIMIT",
     "RECEIPT_LIFETIME",
     "REGIONS",
     "UTM_PARAMETERS",
     "Activity",
     "ActivityKind",
+    "AddressSection",
     "ApnsNotification",
     "AudienceEvent",
     "BuiltMessage",
@@ -255,6 +264,7 @@ __all__ = [
     "FieldRoute",
     "FilledFields",
     "FlowLift",
+    "FormPreset",
     "Headline",
     "Insights",
     "InvalidInputError",
@@ -277,6 +287,7 @@ __all__ = [
     "PaymentFailure",
     "PaymentFailureReason",
     "PostgresStore",
+    "PresetName",
     "PushDevice",
     "PushMessage",
     "ReadTransaction",
@@ -329,8 +340,11 @@ __all__ = [
     "plan_capture",
     "prefill_url",
     "preview",
+    "read_autocomplete",
+    "read_country",
     "sign_webhook",
     "sms_segments",
+    "split_field_key",
     "system_clock",
     "verify_webhook",
     "webhook_headers",
