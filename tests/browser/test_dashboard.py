@@ -404,3 +404,36 @@ def test_dark_mode_is_readable(
     assert contrast(state.evaluate("el => getComputedStyle(el).color"), background) >= 4.5
     page.goto(live_receiver + "/admin/carts?start=nope")
     assert contrast(color('[role="alert"]'), background) >= 4.5
+
+
+def test_each_ticket_filter(
+    page: Page, live_receiver: str, carts: list[Cart], receiver_app: Starlette
+) -> None:
+    cartback = facade(receiver_app)
+    tickets: TicketPass = receiver_app.state.integrations.tickets
+    assert tickets.on_capture().created == 1
+    (ticket,) = cartback.tickets()
+    log_in(page, live_receiver, start="/admin/tickets", heading="Tickets")
+    rows = page.locator("#tickets tbody tr")
+    expect(rows).to_have_count(1)  # open ones by default
+
+    page.get_by_label("Status").select_option("assigned")
+    page.get_by_role("button", name="Filter").click()
+    expect(page.locator("#empty")).to_contain_text("No ticket matches these filters.")
+    expect(page.get_by_role("button", name=re.compile("Export"))).to_have_count(0)
+
+    cartback.assign_ticket(ticket.id, "Sam")
+    page.get_by_label("Assignee").fill("Sam")
+    page.get_by_label("Assignee").press("Enter")
+    expect(rows).to_have_count(1)
+    expect(page.locator("#tickets .status")).to_contain_text("assigned")
+    page.get_by_label("Assignee").fill("Kim")
+    page.get_by_role("button", name="Filter").click()
+    expect(rows).to_have_count(0)
+    page.get_by_role("link", name="Clear the filters").first.click()
+    expect(page).to_have_url(live_receiver + "/admin/tickets")
+    expect(rows).to_have_count(0)  # the default shows open tickets; this one is assigned
+    page.get_by_label("Status").select_option("all")
+    page.get_by_role("button", name="Filter").click()
+    expect(rows).to_have_count(1)
+    shoot(page, "tickets")
