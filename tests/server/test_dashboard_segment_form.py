@@ -33,7 +33,7 @@ from server_example.admin_segment_form import (
 )
 
 
-def build(negated: tuple[str, ...] = (), **params: str) -> tuple[Segment | None, list[str]]:
+def build(*negated: str, **params: str) -> tuple[Segment | None, list[str]]:
     _, segment, errors = parse_segment_form(params, list(negated))
     return segment, errors
 
@@ -68,7 +68,7 @@ def test_each_group_builds_its_condition() -> None:
 
 
 def test_conditions_combine_and_negate() -> None:
-    both, errors = build(("form",), products="p1", forms="f1")
+    both, errors = build("form", products="p1", forms="f1")
     assert errors == []
     assert both == AllSegment(
         segments=(ProductSegment(product_id="p1"), NotSegment(segment=FormSegment(form_id="f1")))
