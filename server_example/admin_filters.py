@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime, time, timedelta, tzinfo
 from typing import Final, Literal
 
 from cartback import CartQuery, CartStatus, InvalidInputError
@@ -22,14 +22,18 @@ __all__ = [
     "LATEST_DAY",
     "MAX_EMAIL_FILTER",
     "MAX_PAGE",
+    "PERIOD_CHOICES",
     "STATUS_FILTERS",
     "TICKET_STATUS_FILTERS",
     "DashboardFilters",
+    "Period",
+    "PeriodChoice",
     "StatusFilter",
     "TicketFilters",
     "TicketStatusFilter",
     "parse_filters",
     "parse_format",
+    "parse_period",
     "parse_ticket_filters",
 ]
 
@@ -208,3 +212,98 @@ def parse_ticket_filters(params: Mapping[str, str]) -> tuple[TicketFilters, list
         assignee = ""
     page = _page(params, errors)
     return TicketFilters(status=status, assignee=assignee, page=page), errors
+
+
+PeriodChoice = Literal["7d", "30d", "90d", "custom"]
+"""The overview's periods: the last 7, 30 or 90 days (today included), or chosen days."""
+PERIOD_CHOICES: Final[Mapping[PeriodChoice, str]] = {
+    "7d": "Last 7 days",
+    "30d": "Last 30 days",
+    "90d": "Last 90 days",
+    "custom": "Chosen days",
+}
+"""The period choices as the picker offers them."""
+MAX_PERIOD_DAYS: Final = 3660
+"""The longest period accepted (ten years)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Period:
+    """A period of whole local days, and its instants."""
+
+    choice: PeriodChoice
+    """How it was chosen."""
+    first_day: date
+    """Its first day (local), inclusive."""
+    last_day: date
+    """Its last day (local), inclusive."""
+    since: datetime
+    """The first day's local midnight (aware)."""
+    until: datetime
+    """The local midnight after the last day (aware, exclusive)."""
+
+    @property
+    def days(self) -> int:
+        """How many days it covers."""
+        return (self.last_day - self.first_day).days + 1
+
+    @property
+    def label(self) -> str:
+        """The period in words: ``Last 30 days (2026-10-24 to 2026-11-22)``."""
+        span = f"{self.first_day} to {self.last_day}"
+        if self.choice == "custom":
+            return span if self.days > 1 else str(self.first_day)
+        return f"{PERIOD_CHOICES[self.choice]} ({span})"
+
+    def params(self) -> dict[str, str]:
+        """The period as query parameters."""
+        if self.choice == "custom":
+            return {
+                "period": "custom",
+                "from": self.first_day.isoformat(),
+                "to": self.last_day.isoformat(),
+            }
+        return {"period": self.choice}
+
+
+def _midnight(day: date, zone: tzinfo) -> datetime:
+    return datetime.combine(day, time.min, tzinfo=zone)
+
+
+def parse_period(
+    params: Mapping[str, str], *, now: datetime, zone: tzinfo
+) -> tuple[Period, list[str]]:
+    """The period in ``params`` (``period``; ``from`` and ``to`` for chosen days, local
+    dates, inclusive) in the shop's ``zone``; the last 30 days by default, and when the
+    chosen days cannot be used (with the problems found)."""
+    errors: list[str] = []
+    today = now.astimezone(zone).date()
+    text = params.get("period", "") or "30d"
+    choice: PeriodChoice = "30d"
+    for known in PERIOD_CHOICES:
+        if text == known:
+            choice = known
+            break
+    else:
+        errors.append("The period must be 7d, 30d, 90d or custom.")
+    if choice == "custom":
+        first = _parse_day(params.get("from", ""), "The first day", errors)
+        last = _parse_day(params.get("to", ""), "The last day", errors)
+        if not errors and (first is None or last is None):
+            errors.append("Choose the first and the last day of the period.")
+        elif first and last and first > last:
+            errors.append("The first day is after the last day.")
+        elif first and last and (last - first).days >= MAX_PERIOD_DAYS:
+            errors.append(f"A period covers {MAX_PERIOD_DAYS} days at most.")
+        if not errors and first is not None and last is not None:
+            return Period(
+                "custom", first, last, _midnight(first, zone),
+                _midnight(last + timedelta(days=1), zone),
+            ), errors  # fmt: skip
+        choice = "30d"
+    days = int(choice.removesuffix("d"))
+    first = today - timedelta(days=days - 1)
+    period = Period(
+        choice, first, today, _midnight(first, zone), _midnight(today + timedelta(days=1), zone)
+    )
+    return period, errors
