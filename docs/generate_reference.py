@@ -205,6 +205,10 @@ SECTIONS: list[tuple[str, list[str]]] = [
             "DEFAULT_TOLERANCE_SECONDS",
         ],
     ),
+    (
+        "Insights",
+        ["Headline", "Insights", "FlowLift", "ReportSettings", "Engagement", "EngagementKind"],
+    ),
     ("CSV export", ["iter_csv", "cart_row", "neutralize_cell", "CSV_COLUMNS", "CsvFormat"]),
     ("Time", ["Clock", "system_clock"]),
     (
@@ -219,6 +223,7 @@ SECTIONS: list[tuple[str, list[str]]] = [
             "StoreError",
             "StoreUnavailableError",
             "MessageRefusedError",
+            "MessageNotFoundError",
         ],
     ),
 ]

@@ -228,6 +228,7 @@ def create_app(
         *backend.routes(),
         Route("/r/{token}", links.recover, methods=["GET"]),
         Route("/u/{token}", links.unsubscribe, methods=["GET", "POST"]),
+        Route("/o/{token}", links.opened, methods=["GET"]),
         Route("/cartback.js", snippet, methods=["GET"]),
         Route("/cartback.src.js", snippet, methods=["GET"]),
         Route("/openapi.json", openapi, methods=["GET"]),

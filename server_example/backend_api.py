@@ -9,6 +9,7 @@ anything parses it.
 - ``POST /api/track``: site or app activity, a custom metric, a purchase.
 - ``POST /api/inbound/email``: a reply to a recovery email (pauses the flow).
 - ``POST /api/inbound/sms``: an SMS back (``STOP`` withdraws SMS consent).
+- ``POST /api/engagements``: a provider's delivery receipt or open for a sent message.
 """
 
 from __future__ import annotations
@@ -28,12 +29,14 @@ from cartback import (
     Cartback,
     ConsentEvent,
     InvalidInputError,
+    MessageNotFoundError,
     SignatureError,
     StoreUnavailableError,
     verify_webhook,
 )
 from cartback.notices import (
     DeviceNotice,
+    EngagementNotice,
     InboundEmailNotice,
     InboundSmsNotice,
     OrderNotice,
@@ -67,6 +70,7 @@ class BackendApi:
             Route("/api/track", self.track, methods=["POST"]),
             Route("/api/inbound/email", self.inbound_email, methods=["POST"]),
             Route("/api/inbound/sms", self.inbound_sms, methods=["POST"]),
+            Route("/api/engagements", self.engagements, methods=["POST"]),
         ]
 
     async def _verified(self, request: Request) -> dict[str, Any]:
@@ -205,3 +209,18 @@ class BackendApi:
         if isinstance(outcome, ConsentEvent):
             return JSONResponse({"status": "opted_out"})
         return JSONResponse({"status": "recorded", "reply": outcome.id})
+
+    async def engagements(self, request: Request) -> JSONResponse:
+        """POST /api/engagements: a sent message was delivered or opened."""
+        notice: EngagementNotice = self._parse(EngagementNotice, await self._verified(request))
+        now = self.cartback.now()
+        at = notice.at if notice.at is not None and notice.at <= now else now
+        try:
+            engagement = await self._run(
+                lambda: self.cartback.record_engagement(notice.message_id, notice.kind, at=at)
+            )
+        except MessageNotFoundError:
+            raise ApiError(
+                404, field="message_id", reason="not_found", message="no such message"
+            ) from None
+        return JSONResponse({"status": "recorded", "cart": engagement.cart_id})

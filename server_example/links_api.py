@@ -1,7 +1,9 @@
-"""Links in recovery messages: reopen the pre-filled order form; unsubscribe."""
+"""Links in recovery messages: reopen the pre-filled order form; unsubscribe; the email
+tracking image that records an open."""
 
 from __future__ import annotations
 
+from contextlib import suppress
 from dataclasses import dataclass
 
 from starlette.concurrency import run_in_threadpool
@@ -21,6 +23,12 @@ from server_example.plumbing import read_body
 from server_example.settings import Settings
 
 __all__ = ["LinksApi"]
+
+# The smallest transparent GIF (1x1): what a tracking image answers, whatever the token.
+_PIXEL = bytes.fromhex(
+    "47494638396101000100800000000000ffffff21f90401000000002c00000000010001000002024401003b"
+)
+_PIXEL_HEADERS = {"Cache-Control": "no-store, private", "Referrer-Policy": "no-referrer"}
 
 _CHANNEL_NAMES = {
     "email": "emails",
@@ -130,3 +138,12 @@ class LinksApi:
             "You are unsubscribed",
             f"You will not receive {channel} about this order any more.",
         )
+
+    async def opened(self, request: Request) -> Response:
+        """GET /o/{token}: an email's tracking image. Records the open of the message the
+        token names, and always answers the image: a mail app shows nothing either way,
+        and a forged or stale token learns nothing."""
+        token = request.path_params["token"]
+        with suppress(SignatureError):
+            await run_in_threadpool(self.cartback.record_open, token)
+        return Response(_PIXEL, media_type="image/gif", headers=_PIXEL_HEADERS)

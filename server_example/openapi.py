@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 from cartback import Submission
 from cartback.notices import (
     DeviceNotice,
+    EngagementNotice,
     InboundEmailNotice,
     InboundSmsNotice,
     OrderNotice,
@@ -55,6 +56,7 @@ def _errors(*statuses: int) -> dict[str, Any]:
         413: "Body over the size limit (16 KiB by default)",
         415: "Content type is not application/json or text/plain",
         422: "A field is invalid; the body names it and the reason",
+        404: "Nothing stored under the id the body names",
         429: "Rate limited; see Retry-After",
         503: "Overloaded or the database is unavailable; see Retry-After",
     }
@@ -99,11 +101,21 @@ _SIGNED: dict[str, tuple[str, str, list[str], str]] = {
                            ["InboundEmailNotice"], "Recorded"),
     "/api/inbound/sms": ("inboundSms", "An SMS back: STOP withdraws SMS consent",
                          ["InboundSmsNotice"], "Recorded, opted out or unknown number"),
+    "/api/engagements": ("recordEngagement", "A provider's delivery receipt or open of a sent"
+                         " recovery message", ["EngagementNotice"], "Recorded"),
 }  # fmt: skip
+_NOT_FOUND: Final = {"/api/engagements"}
+"""Signed calls that name a stored thing, answered 404 when it is not there."""
 
 
 def _signed(
-    operation: str, summary: str, bodies: list[str], answer: str, params: list[Any]
+    operation: str,
+    summary: str,
+    bodies: list[str],
+    answer: str,
+    params: list[Any],
+    *,
+    not_found: bool = False,
 ) -> dict[str, Any]:
     schema: dict[str, Any] = (
         {"$ref": f"#/components/schemas/{bodies[0]}"}
@@ -125,10 +137,11 @@ def _signed(
                         "properties": {"status": {"type": "string"}},
                     },
                 ),
-                **_errors(400, 401, 403, 413, 422, 503),
+                **_errors(*((400, 401, 403, 404, 413, 422, 503) if not_found
+                            else (400, 401, 403, 413, 422, 503))),
             },
         }
-    }
+    }  # fmt: skip
 
 
 def openapi_document() -> dict[str, Any]:
@@ -222,7 +235,23 @@ def openapi_document() -> dict[str, Any]:
                     },
                 }
             },
-            **{path: _signed(*spec, signature_headers) for path, spec in _SIGNED.items()},
+            **{
+                path: _signed(*spec, signature_headers, not_found=path in _NOT_FOUND)
+                for path, spec in _SIGNED.items()
+            },
+            "/o/{token}": {
+                "get": {
+                    "operationId": "trackOpen",
+                    "summary": "An email's tracking image: records the open of its message",
+                    "parameters": [token],
+                    "responses": {
+                        "200": {
+                            "description": "A 1x1 transparent GIF, whatever the token",
+                            "content": {"image/gif": {}},
+                        }
+                    },
+                }
+            },
             "/r/{token}": {
                 "get": {
                     "operationId": "openRecoveryLink",
@@ -269,6 +298,7 @@ def openapi_document() -> dict[str, Any]:
                 "TrackNotice": _schema(TrackNotice),
                 "InboundEmailNotice": _schema(InboundEmailNotice),
                 "InboundSmsNotice": _schema(InboundSmsNotice),
+                "EngagementNotice": _schema(EngagementNotice),
                 "Error": _ERROR,
             }
         },

@@ -86,7 +86,7 @@ def shop_settings(
 def flow_assignments(config: Mapping[str, Any]) -> FlowAssignments:
     """``flows`` of ``CARTBACK_CONFIG``: the shipped flows plus ``definitions`` (flow
     JSON), and which carts enter which (``default`` is ``conversational`` unless set;
-    ``null`` enters no flow)."""
+    ``null`` enters no flow), with each flow's ``control`` share and the ``control_salt``."""
     custom = [
         load_flow(json.dumps(definition), templates=frozenset(TEMPLATE_ROUTES))
         for definition in config.get("definitions", [])
@@ -98,6 +98,8 @@ def flow_assignments(config: Mapping[str, Any]) -> FlowAssignments:
             default=config.get("default", "conversational"),
             by_form=dict(config.get("by_form", {})),
             by_product=dict(config.get("by_product", {})),
+            control=dict(config.get("control", {})),
+            control_salt=str(config.get("control_salt", "")),
         )
     except ValueError as exc:
         raise ConfigurationError(f"flows: {exc}", setting="flows") from None

@@ -13,12 +13,14 @@ from cartback._errors import (
     CartNotFoundError,
     ConfigurationError,
     InvalidInputError,
+    MessageNotFoundError,
     MessageRefusedError,
     SignatureError,
     StoreError,
     StoreUnavailableError,
     TokenExpiredError,
 )
+from cartback._insights import FlowLift, Headline, Insights
 from cartback._jurisdictions import (
     DEFAULT_JURISDICTIONS,
     ConsentDefault,
@@ -136,6 +138,7 @@ from cartback.order_form import (
     OrderForm,
     field_key,
 )
+from cartback.reports import Engagement, EngagementKind, ReportSettings
 from cartback.signatures import (
     DEFAULT_TOLERANCE_SECONDS,
     decode_secret,
@@ -244,11 +247,16 @@ __all__ = [
     "EligibilityPolicy",
     "EligibilityResult",
     "EndpointDisabled",
+    "Engagement",
+    "EngagementKind",
     "ErasureReport",
     "EventType",
     "FcmMessage",
     "FieldRoute",
     "FilledFields",
+    "FlowLift",
+    "Headline",
+    "Insights",
     "InvalidInputError",
     "JurisdictionTable",
     "LinkClaims",
@@ -257,6 +265,7 @@ __all__ = [
     "LinkSigner",
     "MessageChannel",
     "MessageFailed",
+    "MessageNotFoundError",
     "MessageRecord",
     "MessageRefusedError",
     "MessageRequest",
@@ -276,6 +285,7 @@ __all__ = [
     "RecoveryEmail",
     "RefusalReason",
     "Region",
+    "ReportSettings",
     "SQLiteStore",
     "SaveOutcome",
     "SaveStatus",

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Final, Literal
@@ -63,6 +63,7 @@ from cartback.messages import (
     build_sms,
     build_social_message,
 )
+from cartback.reports import in_control_group
 from cartback.senders import OutgoingMessage, Sender, SendResult
 from cartback.store import CartQuery, Changes, ProspectData, Scheduled, Settlement
 
@@ -237,8 +238,12 @@ class Dispatcher:
             if d.event.type == "consent.changed"
         ]
         tick = _Tick()
-        for cart in self.store.get_carts(captured).values():  # an erased cart is not found
-            if self._enrol(cart, now, tick):
+        carts = self.store.get_carts(captured)  # an erased cart is not found
+        earlier = self.store.prospect_enrolments(
+            {p for cart in carts.values() if (p := cart.contact.prospect_key)}
+        )
+        for cart in carts.values():
+            if self._enrol(cart, now, tick, earlier.get(cart.contact.prospect_key or "", [])):
                 report.enrolled += 1
         prospects = {
             event.prospect
@@ -249,15 +254,30 @@ class Dispatcher:
         self.store.write(lambda tx: tx.apply(tick.changes()))
         self.store.settle(FLOWS_CONSUMER, [Settlement.done(d.seq) for d in deliveries], now=now)
 
-    def _enrol(self, cart: Cart, now: datetime, tick: _Tick) -> bool:
-        if cart.status == "ordered" or self.store.enrolment(cart.id) is not None:
+    def _enrol(self, cart: Cart, now: datetime, tick: _Tick, earlier: Sequence[Enrolment]) -> bool:
+        if cart.status == "ordered" or any(e.cart_id == cart.id for e in earlier):
             return False
         flow = choose_flow(cart, self.settings.assignments)
         if flow is None:
             return False
-        # Due at once: planning it decides the first wait's time.
-        tick.save(enrol(cart, flow, guards=self.settings.guards), now)
+        enrolment = enrol(cart, flow, guards=self.settings.guards)
+        if self._held_out(enrolment, earlier):
+            tick.save(enrolment.hold_out(now), None)
+        else:
+            tick.save(enrolment, now)  # due at once: planning it decides the first wait
         return True
+
+    def _held_out(self, enrolment: Enrolment, earlier: Sequence[Enrolment]) -> bool:
+        """Whether the prospect is in the flow's control group: decided once per prospect
+        and flow (an earlier cart's enrolment in the flow decides), else drawn now."""
+        assignments = self.settings.assignments
+        share = assignments.control.get(enrolment.flow_id, 0.0)
+        before = [e for e in earlier if e.flow_id == enrolment.flow_id]
+        if before:
+            first = min(before, key=lambda e: (e.started_at, e.cart_id))
+            return first.exit_reason == "control_group"
+        salt = assignments.control_salt
+        return bool(share) and in_control_group(enrolment.prospect, enrolment.flow_id, share, salt)
 
     def _nudge(self, cart_ids: set[str], prospects: set[str], now: datetime, tick: _Tick) -> None:
         """Make these carts' and prospects' enrolments due now (re-planned this tick)."""

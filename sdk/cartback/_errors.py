@@ -24,6 +24,7 @@ __all__ = [
     "CartbackError",
     "ConfigurationError",
     "InvalidInputError",
+    "MessageNotFoundError",
     "MessageRefusedError",
     "SignatureError",
     "StoreError",
@@ -68,6 +69,14 @@ class CartNotFoundError(CartbackError, LookupError):
     def __init__(self, message: str, *, cart_id: str) -> None:
         super().__init__(message)
         self.cart_id = cart_id
+
+
+class MessageNotFoundError(CartbackError, LookupError):
+    """No recovery message with the given id exists (it may have been erased)."""
+
+    def __init__(self, message: str, *, message_id: str) -> None:
+        super().__init__(message)
+        self.message_id = message_id
 
 
 class StoreError(CartbackError):

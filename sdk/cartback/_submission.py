@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from decimal import Decimal
-from typing import Annotated, Any, Final, Literal
+from typing import Annotated, Any, Final
 
 import pycountry
 from pydantic import (
@@ -14,6 +14,7 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    StrictInt,
     ValidationError,
     field_validator,
     model_validator,
@@ -80,6 +81,8 @@ def _check_currency(value: str) -> str:
 # control characters natively, without a Python call per field.
 Text = Annotated[str, Field(pattern=r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f]*$")]
 Token = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_.:-]+$")]
+WireVersion = Annotated[StrictInt, Field(ge=1, le=1)]
+"""The wire format's version: the integer 1 (``true`` or ``"1"`` are refused)."""
 Currency = Annotated[str, Field(max_length=3), AfterValidator(_check_currency)]
 ConsentChannel = Annotated[Channel, BeforeValidator(_check_channel)]
 Money = Annotated[
@@ -116,7 +119,7 @@ class Submission(BaseModel):
         frozen=True, extra="forbid", use_attribute_docstrings=True, coerce_numbers_to_str=True
     )
 
-    v: Literal[1] = 1
+    v: WireVersion = 1
     """Version of the wire format."""
     form_id: Annotated[Text, Field(min_length=1, max_length=128)]
     """The order form's id."""

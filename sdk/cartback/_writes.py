@@ -11,6 +11,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from cartback._engagement_writes import click_engaged
 from cartback._ids import new_id
 from cartback._merge import changed_fields, filled_fields, merge_into, new_cart
 from cartback._models import (
@@ -357,18 +358,21 @@ def record_click(
     *,
     ids: IdFactory = new_id,
 ) -> Click:
-    """Record a recovery-link click with its UTM parameters."""
+    """Record a recovery-link click with its UTM parameters (and, when it came from a
+    sent message, that message's ``clicked`` engagement)."""
     if cart_id not in tx.carts([cart_id]):
         from cartback._errors import CartNotFoundError
 
         raise CartNotFoundError("no such cart", cart_id=cart_id)
     click = Click(cart_id=cart_id, at=at, utm=dict(utm))
+    engagement = click_engaged(tx, cart_id, at, utm)
     tx.apply(
         Changes(
             clicks=(click,),
             events=(
                 LinkClicked(event_id=ids("evt_"), occurred_at=at, cart_id=cart_id, utm=dict(utm)),
             ),
+            engagements=() if engagement is None else (engagement,),
         )
     )
     return click

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal, InvalidOperation
@@ -13,8 +13,23 @@ from pydantic import TypeAdapter, ValidationError
 
 from cartback._clock import Clock, ensure_utc, system_clock
 from cartback._contact_values import normalize_email, normalize_phone
-from cartback._errors import ConfigurationError, InvalidInputError, SignatureError
+from cartback._engagement_writes import record_engagement, reply_engaged, unsubscribe_engaged
+from cartback._errors import (
+    ConfigurationError,
+    InvalidInputError,
+    MessageNotFoundError,
+    SignatureError,
+)
 from cartback._ids import new_id
+from cartback._insights import (
+    Headline,
+    Insights,
+    as_segment,
+    build_headline,
+    build_insights,
+    read_segment,
+    segment_batches,
+)
 from cartback._jurisdictions import DEFAULT_JURISDICTIONS, JurisdictionTable, default_consent
 from cartback._luhn import contains_card_number
 from cartback._models import (
@@ -60,6 +75,17 @@ from cartback.flows._facts import track
 from cartback.links import UTM_PARAMETERS, LinkClaims, LinkKind, LinkSigner
 from cartback.messages._sms import is_opt_out
 from cartback.order_form import OrderForm
+from cartback.reports import (
+    DEFAULT_SETTINGS,
+    BucketSize,
+    ReportSettings,
+    Segment,
+    SegmentContext,
+    TimeZoneLike,
+    parse_segment,
+    segment_json,
+)
+from cartback.reports._engagement import Engagement, EngagementKind
 from cartback.store import (
     CartPage,
     CartQuery,
@@ -118,6 +144,8 @@ class CaptureResult:
 
 
 _IDENTIFIER: Final = re.compile(r"[!-~]+")  # printable ASCII, no space
+_INSTANT: Final = timedelta(microseconds=1)
+_SEGMENT_NAME: Final = re.compile(r"[A-Za-z0-9_ -]{1,80}")
 
 
 def _check_identifier(name: str, value: str, longest: int) -> None:
@@ -541,7 +569,13 @@ class Cartback:
             cart_id=cart_id,
             message_id=message_id,
         )
-        self.store.write(lambda tx: tx.apply(Changes(replies=(reply,))))
+
+        def work(tx: ReadTransaction) -> None:
+            engagement = reply_engaged(tx, reply)
+            found = () if engagement is None else (engagement,)
+            tx.apply(Changes(replies=(reply,), engagements=found))
+
+        self.store.write(work)
         return reply
 
     def record_sms_reply(self, phone: str, text: str) -> Reply | ConsentEvent | None:
@@ -560,7 +594,7 @@ class Cartback:
                 at=self.now(),
                 source=ConsentSource(kind="reply", ref="sms"),
             )
-            self.store.write(lambda tx: append_consent(tx, [event]))
+            self.store.write(lambda tx: self._withdraw(tx, event, carts=None))
             return event
         return self.record_reply(prospect, "sms", text)
 
@@ -634,8 +668,55 @@ class Cartback:
             at=now,
             source=ConsentSource(kind="unsubscribe_link", ref=cart.id),
         )
-        self.store.write(lambda tx: append_consent(tx, [event]))
+        self.store.write(
+            lambda tx: self._withdraw(tx, event, carts=[cart.id], message_id=claims.message_id)
+        )
         return event
+
+    @staticmethod
+    def _withdraw(
+        tx: ReadTransaction,
+        event: ConsentEvent,
+        *,
+        carts: list[str] | None,
+        message_id: str | None = None,
+    ) -> None:
+        """Append a withdrawal and count it against the message it came through."""
+        append_consent(tx, [event])
+        if carts is None:
+            carts = [cart.id for cart in tx.carts_of([event.prospect]).get(event.prospect, [])]
+        engagement = unsubscribe_engaged(tx, carts, event.channel, event.at, message_id=message_id)
+        if engagement is not None:
+            tx.apply(Changes(engagements=(engagement,)))
+
+    def record_open(self, token: str) -> Engagement | None:
+        """An email's tracking image was loaded: record the open of the message its
+        token names. ``None`` when the message is gone (erased); raises
+        ``SignatureError`` for a token that is not an authentic open token."""
+        now = self.now()
+        claims = self._signer().verify(token, now=now, kind="open")
+        if claims.message_id is None:
+            raise SignatureError("open token names no message")
+        message_id = claims.message_id
+        try:
+            return self.store.write(lambda tx: record_engagement(tx, message_id, "opened", now))
+        except (MessageNotFoundError, InvalidInputError):
+            return None
+
+    def record_engagement(
+        self, message_id: str, kind: EngagementKind, *, at: datetime | None = None
+    ) -> Engagement:
+        """Record an engagement with a sent recovery message: ``delivered`` (a provider's
+        delivery receipt), ``opened``, ``clicked``, ``replied`` or ``unsubscribed``, at
+        ``at`` (now by default). Raises ``MessageNotFoundError`` or
+        ``InvalidInputError`` (``field="kind"``; ``field="message_id"``,
+        ``reason="not_sent"``)."""
+        when = self.now() if at is None else ensure_utc(at, name="at")
+        return self.store.write(lambda tx: record_engagement(tx, message_id, kind, when))
+
+    def engagements(self, cart_id: str) -> list[Engagement]:
+        """The engagements with the recovery messages about a cart, oldest first."""
+        return self.store.engagements(cart_id)
 
     # -- queries -------------------------------------------------------------------
 
@@ -661,6 +742,112 @@ class Cartback:
         return self.store.count_carts_by(key, query or CartQuery())
 
     # -- erasure and retention -----------------------------------------------------
+
+    # -- insights ------------------------------------------------------------------
+
+    def _period(self, since: datetime | None, until: datetime | None) -> tuple[datetime, datetime]:
+        # By default the period runs up to and including this instant.
+        end = self.now() + _INSTANT if until is None else ensure_utc(until, name="until")
+        start = end - timedelta(days=30) if since is None else ensure_utc(since, name="since")
+        return start, end
+
+    def headline(
+        self,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        *,
+        settings: ReportSettings = DEFAULT_SETTINGS,
+    ) -> Headline:
+        """The headline figures of carts abandoned from ``since`` (inclusive; 30 days
+        before ``until`` by default) to ``until`` (exclusive; by default up to and
+        including now): abandoned,
+        contacted, recovered, recovery rate, recovered revenue, and each flow's lift
+        against its control group. Counted by the database; fast on large stores."""
+        start, end = self._period(since, until)
+        return build_headline(self.store, start, end, settings=settings)
+
+    def insights(
+        self,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        *,
+        settings: ReportSettings = DEFAULT_SETTINGS,
+        time_zone: TimeZoneLike = "UTC",
+        bucket: BucketSize = "day",
+    ) -> Insights:
+        """Every figure of carts abandoned in the period (as ``headline``): the headline,
+        rates per channel, flow, step and variant, recovery per day (or week) in
+        ``time_zone``, abandonments by product, form, hour and weekday, and where
+        prospects stop. One pass over the period's carts, memory flat in their number."""
+        start, end = self._period(since, until)
+        return build_insights(
+            self.store, start, end, settings=settings, time_zone=time_zone, bucket=bucket
+        )
+
+    def _segment_consents(
+        self, at: datetime
+    ) -> Callable[[Cart, Sequence[ConsentEvent]], Mapping[Channel, ConsentDecision]]:
+        def consents(cart: Cart, events: Sequence[ConsentEvent]) -> dict[Channel, ConsentDecision]:
+            return self.consents_for(cart, at=at, events=events)
+
+        return consents
+
+    def segment_carts(
+        self,
+        segment: Segment | str | Mapping[str, object],
+        *,
+        limit: int = 50,
+        offset: int = 0,
+    ) -> CartPage:
+        """One page of the carts in ``segment`` (a segment, its JSON or a mapping),
+        newest first, with how many it holds. Raises ``InvalidInputError`` naming the
+        part of the segment that is wrong."""
+        now = self.now()
+        items, total = read_segment(
+            self.store,
+            as_segment(segment),
+            now=now,
+            consents=self._segment_consents(now),
+            limit=limit,
+            offset=offset,
+        )
+        return CartPage(items=tuple(items), total=total, limit=limit, offset=offset)
+
+    def iter_segment(
+        self, segment: Segment | str | Mapping[str, object]
+    ) -> Iterator[tuple[Cart, SegmentContext]]:
+        """Every cart in ``segment`` with what the segment read about it, newest first,
+        streamed (for exports: ``cartback.reports.iter_segment_csv``)."""
+        now = self.now()
+        chosen = as_segment(segment)
+        for page in segment_batches(
+            self.store, chosen, now=now, consents=self._segment_consents(now)
+        ):
+            yield from page
+
+    def save_segment(self, name: str, segment: Segment | str | Mapping[str, object]) -> Segment:
+        """Save ``segment`` under ``name`` (1-80 letters, digits, spaces, ``-`` and ``_``),
+        replacing one of that name; the segment saved is returned."""
+        if not isinstance(name, str) or not _SEGMENT_NAME.fullmatch(name):
+            raise InvalidInputError(
+                "a segment name is 1-80 letters, digits, spaces, - or _",
+                field="name",
+                reason="invalid",
+            )
+        chosen = as_segment(segment)
+        self.store.save_segment(name, segment_json(chosen), at=self.now())
+        return chosen
+
+    def segments(self) -> dict[str, Segment]:
+        """The saved segments, by name."""
+        return {name: parse_segment(body) for name, body in self.store.segments().items()}
+
+    def delete_segment(self, name: str) -> bool:
+        """Remove a saved segment; whether it existed."""
+        if name not in self.store.segments():
+            return False
+        self.store.save_segment(name, None, at=self.now())
+        return True
 
     def erase(self, email: str) -> ErasureReport:
         """Remove everything held about a prospect, outbox payloads included."""

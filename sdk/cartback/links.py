@@ -32,8 +32,9 @@ __all__ = [
     "with_query",
 ]
 
-LinkKind = Literal["recover", "unsubscribe"]
-"""What a link does: reopen the pre-filled order form, or withdraw consent."""
+LinkKind = Literal["recover", "unsubscribe", "open"]
+"""What a link does: reopen the pre-filled order form, withdraw consent, or (an email's
+invisible image) record that the email was opened."""
 
 UTM_PARAMETERS: Final = ("utm_source", "utm_medium", "utm_campaign", "utm_content", "utm_term")
 """The attribution parameters kept from a clicked link."""
@@ -54,11 +55,13 @@ class LinkClaims:
     """What a verified token says."""
 
     kind: LinkKind
-    """``recover`` or ``unsubscribe``."""
+    """``recover``, ``unsubscribe`` or ``open``."""
     cart_id: str
     """The cart the link was made for."""
     channel: Channel | None = None
     """For ``unsubscribe``: the channel to withdraw."""
+    message_id: str | None = None
+    """For ``open`` (and an ``unsubscribe`` link in a message): the message it is in."""
     expires_at: datetime | None = None
     """After this the token is refused; ``None`` never expires."""
 
@@ -90,9 +93,20 @@ class LinkSigner:
         expires = int((now + self.recovery_ttl).timestamp())
         return self._token({"k": "recover", "c": cart_id, "e": expires})
 
-    def unsubscribe_token(self, cart_id: str, channel: Channel) -> str:
-        """A token withdrawing consent on ``channel`` for the cart's prospect."""
-        return self._token({"k": "unsubscribe", "c": cart_id, "ch": channel})
+    def unsubscribe_token(
+        self, cart_id: str, channel: Channel, *, message_id: str | None = None
+    ) -> str:
+        """A token withdrawing consent on ``channel`` for the cart's prospect; from a
+        message, naming it (the unsubscribe is then counted against that message)."""
+        claims: dict[str, object] = {"k": "unsubscribe", "c": cart_id, "ch": channel}
+        if message_id is not None:
+            claims["m"] = message_id
+        return self._token(claims)
+
+    def open_token(self, cart_id: str, message_id: str) -> str:
+        """A token for an email's tracking image: loading it records the open. It never
+        expires (an email may be opened months later) and does nothing else."""
+        return self._token({"k": "open", "c": cart_id, "m": message_id})
 
     def verify(self, token: str, *, now: datetime, kind: LinkKind) -> LinkClaims:
         """The claims of an authentic, unexpired token of ``kind``.
@@ -112,7 +126,8 @@ class LinkSigner:
         if not isinstance(claims, dict) or claims.get("k") != kind:
             raise SignatureError("link token is of another kind")
         cart_id, channel, expires = claims.get("c"), claims.get("ch"), claims.get("e")
-        if not isinstance(cart_id, str):
+        message_id = claims.get("m")
+        if not isinstance(cart_id, str) or not isinstance(message_id, str | None):
             raise SignatureError("malformed link token")
         if channel is not None and channel not in CHANNELS:
             raise SignatureError("malformed link token")
@@ -123,7 +138,13 @@ class LinkSigner:
             expires_at = datetime.fromtimestamp(expires, UTC)
             if now >= expires_at:
                 raise TokenExpiredError("link token has expired")
-        return LinkClaims(kind=kind, cart_id=cart_id, channel=channel, expires_at=expires_at)
+        return LinkClaims(
+            kind=kind,
+            cart_id=cart_id,
+            channel=channel,
+            message_id=message_id,
+            expires_at=expires_at,
+        )
 
 
 _PREFILL_FIELDS: Final = (

@@ -1,6 +1,6 @@
 """What a shop's backend (or its order platform, app or mail provider) tells cartback,
 as the JSON bodies of the receiver's signed API: orders, failed payments, push devices,
-Messenger/Instagram opt-ins, tracked activity, replies.
+Messenger/Instagram opt-ins, tracked activity, replies, delivery receipts and opens.
 
 Each body is a frozen model with ``parse(data)``, which validates a decoded JSON object
 and raises ``InvalidInputError`` naming the field and a stable reason (never echoing a
@@ -12,16 +12,24 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Annotated, Any, Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    model_validator,
+)
 from pydantic_core import PydanticCustomError
 
 from cartback._errors import InvalidInputError
 from cartback._models import ActivityKind
-from cartback._submission import Money, Text, Token, invalid_input_from
+from cartback._submission import Money, Text, Token, WireVersion, invalid_input_from
 from cartback._types import DevicePlatform, PaymentFailureReason, SocialPlatform
 
 __all__ = [
     "DeviceNotice",
+    "EngagementNotice",
     "InboundEmailNotice",
     "InboundSmsNotice",
     "OrderNotice",
@@ -95,8 +103,8 @@ class PaymentFailureNotice(_Someone):
 class SessionNotice(_Notice):
     """The snippet's ``/complete`` and ``/optout`` bodies: which browser session."""
 
-    v: int = 1
-    """Wire version."""
+    v: WireVersion = 1
+    """Wire version (1)."""
     session_id: Token
     """The browser session."""
     event_id: Token | None = None
@@ -147,6 +155,20 @@ class TrackNotice(_Notice):
     """The metric's name (needed for ``metric``), or a page or screen."""
     value: Money | None = None
     """The metric's value or the purchase's amount."""
+
+
+class EngagementNotice(_Notice):
+    """What a provider reported about a sent recovery message: its delivery receipt, or
+    an open its own tracking saw. (Clicks, replies and unsubscribes arrive through the
+    message's links and the inbound endpoints, so they are not taken here: counting
+    them twice would inflate the rates.)"""
+
+    message_id: Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[!-~]+$")]
+    """The message (``MessageRecord.id``; the email's Message-ID holds it)."""
+    kind: Literal["delivered", "opened"]
+    """``delivered`` or ``opened``."""
+    at: AwareDatetime | None = None
+    """When it happened, as the provider says; now when left out."""
 
 
 class InboundEmailNotice(_Notice):

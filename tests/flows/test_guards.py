@@ -114,7 +114,8 @@ def test_reason_vocabularies_are_stable() -> None:
         "channel_cap",
         "overall_cap",
     )
-    assert EXIT_REASONS == ("ordered", "purchased", "consent_withdrawn", "recent_flow", "completed")
+    assert EXIT_REASONS == ("ordered", "purchased", "consent_withdrawn", "recent_flow", "completed",
+                            "control_group")  # fmt: skip
 
 
 # -- exits ---------------------------------------------------------------------------------

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 from email import message_from_bytes
 from email.message import EmailMessage
@@ -108,6 +109,25 @@ def test_list_unsubscribe_is_one_click_per_rfc_8058() -> None:
     assert claims.channel == "email"
     raw = build().as_bytes()
     assert b"\nList-Unsubscribe: <https://shop.acme.example/u/" in raw  # one unencoded line
+
+
+def test_the_unsubscribe_link_names_its_message() -> None:
+    header = parsed(build())["List-Unsubscribe"]
+    claims = SIGNER.verify(header.rsplit("/", 1)[1].rstrip(">"), now=AT, kind="unsubscribe")
+    assert claims.message_id == "msg-0001"
+
+
+def test_an_open_tracking_image_only_when_the_shop_enables_it() -> None:
+    _, html = parts(parsed(build()))
+    assert "/o/" not in html
+    tracked = SHOP.model_copy(update={"open_tracking": True})
+    text, html = parts(parsed(build(shop=tracked)))
+    assert "/o/" not in text  # nothing to see in the plain text
+    (image,) = re.findall(r'<img src="https://shop\.acme\.example/o/([^"]+)"[^>]*>', html)
+    assert 'width="1" height="1" alt=""' in html
+    assert html.index(image) < html.lower().index("</body>")
+    claims = SIGNER.verify(image, now=AT + timedelta(days=3650), kind="open")  # never expires
+    assert (claims.cart_id, claims.message_id) == (CARTS["named"].id, "msg-0001")
 
 
 def test_the_same_message_id_gives_the_same_message_id_header_and_bytes() -> None:

@@ -113,6 +113,19 @@ def test_a_retried_request_is_answered_as_the_first_and_stored_once(api: TestCli
     assert [event.type for event in outbox(sdk(api).store)] == ["cart.captured"]
 
 
+@pytest.mark.parametrize("version", [True, "1", 1.0, 2])
+@pytest.mark.parametrize("path", ["/api/capture", "/api/capture/complete"])
+def test_the_wire_version_is_the_integer_1(api: TestClient, path: str, version: object) -> None:
+    body = (
+        {**CAPTURE, "v": version}
+        if path == "/api/capture"
+        else {"v": version, "session_id": "sess-1"}
+    )
+    answer = beacon(api, body, path)
+    assert (answer.status_code, answer.json()["field"]) == (422, "v")
+    assert carts(api) == 0
+
+
 def test_application_json_is_accepted_too(api: TestClient) -> None:
     response = api.post("/api/capture", json=CAPTURE, headers={"origin": ORIGIN})
     assert response.json()["status"] == "stored"
@@ -508,8 +521,10 @@ def test_the_served_openapi_document_is_the_committed_one(api: TestClient) -> No
         "/api/track",
         "/api/inbound/email",
         "/api/inbound/sms",
+        "/api/engagements",
         "/r/{token}",
         "/u/{token}",
+        "/o/{token}",
     }
 
 

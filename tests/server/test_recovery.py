@@ -98,6 +98,15 @@ def test_flows_come_from_the_settings(tmp_path: Path) -> None:
         flow_assignments({"default": "no-such-flow"})
 
 
+def test_a_control_group_comes_from_the_settings() -> None:
+    assignments = flow_assignments({"control": {"conversational": 0.1}, "control_salt": "q4"})
+    assert (assignments.control, assignments.control_salt) == ({"conversational": 0.1}, "q4")
+    for wrong in ({"conversational": 0.9}, {"conversational": "half"}, {"no-such-flow": 0.1}):
+        with pytest.raises(ConfigurationError) as error:
+            flow_assignments({"control": wrong})
+        assert error.value.setting == "flows"
+
+
 def test_shop_settings_default_to_the_receivers_address() -> None:
     shop = shop_settings({}, public_url="http://127.0.0.1:8000", form_urls={"f1": "http://x/"})
     assert (shop.public_url, dict(shop.form_urls)) == ("http://127.0.0.1:8000", {"f1": "http://x/"})

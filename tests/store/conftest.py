@@ -17,9 +17,11 @@ from pathlib import Path
 import pytest
 
 from cartback import Cartback, PostgresStore, SQLiteStore, Store
+from cartback._dispatcher import Dispatcher
 from tests.conftest import FakeClock
 from tests.postgres import PostgresServer
 from tests.sdk._support import reader, table_names
+from tests.store.recovery_support import FakeSender, make_dispatcher
 
 Cells = Callable[[], list[tuple[str, str, str]]]
 
@@ -109,3 +111,15 @@ def cells(backend: str, database: str, request: pytest.FixtureRequest) -> Cells:
         return found
 
     return sqlite_cells if backend == "sqlite" else postgres_cells
+
+
+@pytest.fixture
+def sender() -> FakeSender:
+    """A sender that records every hand-over (and accepts, unless scripted)."""
+    return FakeSender()
+
+
+@pytest.fixture
+def dispatcher(client: Cartback, sender: FakeSender) -> Dispatcher:
+    """A dispatcher on the shipped flows, sending through ``sender``."""
+    return make_dispatcher(client, sender)

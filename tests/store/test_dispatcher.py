@@ -7,95 +7,25 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email import message_from_bytes, policy
 from typing import Any
 
 import pytest
 
-from cartback import Cartback, LinkSigner, MessageChannel, ShopSettings, Store
-from cartback._dispatcher import Dispatcher, DispatcherSettings, TickReport, message_id
-from cartback.flows import FlowAssignments, conversational_flow, multichannel_flow
-from cartback.senders import SendOutcome, SendResult
+from cartback import Cartback, Store
+from cartback._dispatcher import Dispatcher, message_id
+from cartback.flows import conversational_flow
+from cartback.senders import SendResult
 from tests.conftest import FakeClock
-from tests.sdk._support import outbox, submission
-
-SHOP = ShopSettings(
-    shop_name="Sourdough School",
-    sender_name="Claire",
-    sender_email="claire@sourdough.example",
-    reply_to="claire@sourdough.example",
-    public_url="https://carts.sourdough.example",
+from tests.sdk._support import outbox
+from tests.store.recovery_support import (
+    FakeSender,
+    Result,
+    capture,
+    make_dispatcher,
+    run,
 )
-SIGNER = LinkSigner(b"k" * 32)
-
-
-def Result(outcome: SendOutcome, **fields: Any) -> SendResult:
-    return SendResult(outcome=outcome, **fields)
-
-
-@dataclass
-class FakeSender:
-    """Records every hand-over; answers from ``script`` (then accepts)."""
-
-    script: list[SendResult] = field(default_factory=list)
-    sent: list[tuple[str, Any]] = field(default_factory=list)
-    lock: threading.Lock = field(default_factory=threading.Lock)
-
-    channel: MessageChannel = "email"
-
-    def send(self, message: Any, *, idempotency_key: str) -> SendResult:
-        with self.lock:
-            self.sent.append((idempotency_key, message))
-            if self.script:
-                return self.script.pop(0)
-        return SendResult(outcome="accepted", provider_id="p" + idempotency_key[-6:])
-
-
-@pytest.fixture
-def sender() -> FakeSender:
-    return FakeSender()
-
-
-def make_dispatcher(
-    client: Cartback, sender: FakeSender, *, owner: str = "d1", **settings: Any
-) -> Dispatcher:
-    assignments = FlowAssignments(flows=(conversational_flow(), multichannel_flow()),
-                                  default="conversational")  # fmt: skip
-    return Dispatcher(
-        client,
-        {"email": sender, "sms": sender, "push": sender},
-        DispatcherSettings(assignments=assignments, shop=SHOP, **settings),
-        signer=SIGNER,
-        owner=owner,
-    )
-
-
-@pytest.fixture
-def dispatcher(client: Cartback, sender: FakeSender) -> Dispatcher:
-    return make_dispatcher(client, sender)
-
-
-def run(
-    dispatcher: Dispatcher, clock: FakeClock, *, hours: float, step_minutes: int = 10
-) -> TickReport:
-    """Tick every ``step_minutes`` for ``hours``; the sum of the reports."""
-    total = TickReport()
-    for _ in range(int(hours * 60 / step_minutes) + 1):
-        report = dispatcher.tick()
-        for name in ("enrolled", "planned", "sent", "skipped", "deferred", "failed", "exited"):
-            setattr(total, name, getattr(total, name) + getattr(report, name))
-        for reason, count in report.reasons.items():
-            total.reasons[reason] = total.reasons.get(reason, 0) + count
-        clock.advance(minutes=step_minutes)
-    return total
-
-
-def capture(client: Cartback, **kwargs: Any) -> str:
-    result = client.capture(submission(**kwargs))
-    assert result.cart is not None
-    return result.cart.id
 
 
 def test_the_conversational_email_goes_out_three_hours_after_abandonment_once(

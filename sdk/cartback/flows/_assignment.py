@@ -9,7 +9,7 @@ A product's assignment wins over its form's, and the form's over the default.
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping
-from typing import Any, Self
+from typing import Annotated, Any, Self
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 from pydantic_core import PydanticCustomError
@@ -36,6 +36,13 @@ class FlowAssignments(BaseModel):
     """Order form id -> flow id."""
     by_product: dict[str, StepId] = Field(default_factory=dict)
     """Product id -> flow id (wins over the form's)."""
+    control: dict[StepId, Annotated[float, Field(ge=0, le=0.5)]] = Field(default_factory=dict)
+    """Flow id -> the share of its prospects held out as a control group (0 to 0.5;
+    0.1 holds out one in ten): they enter the flow and receive nothing, so the dashboard
+    can compare their conversion with the others'. Decided once per prospect and flow
+    (``cartback.reports.in_control_group``), kept with the enrolment."""
+    control_salt: str = Field(default="", max_length=64)
+    """Mixed into the control group's draw: change it to draw a new control group."""
 
     @model_validator(mode="after")
     def _references(self) -> Self:
@@ -50,7 +57,7 @@ class FlowAssignments(BaseModel):
                 )
             seen.add(key)
         ids = {flow.id for flow in self.flows}
-        named = [self.default, *self.by_form.values(), *self.by_product.values()]
+        named = [self.default, *self.by_form.values(), *self.by_product.values(), *self.control]
         for flow_id in named:
             if flow_id is not None and flow_id not in ids:
                 raise PydanticCustomError(

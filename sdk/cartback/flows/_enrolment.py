@@ -116,6 +116,18 @@ class Enrolment(BaseModel):
             }
         )
 
+    def hold_out(self, at: datetime) -> Enrolment:
+        """The enrolment ended at ``at`` because its prospect is in the flow's control
+        group: it sends nothing, and stays as the record that the cart was held out."""
+        return self.model_copy(
+            update={
+                "position": None,
+                "since": at,
+                "finished_at": at,
+                "exit_reason": "control_group",
+            }
+        )
+
     def resume(self, at: datetime) -> Enrolment:
         """The enrolment after staff resumed it at ``at``: replies up to then no longer
         pause it."""

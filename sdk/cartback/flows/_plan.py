@@ -40,10 +40,13 @@ DeferReason = Literal[
 ]
 """Why a message goes later than its step came due."""
 
-ExitReason = Literal["ordered", "purchased", "consent_withdrawn", "recent_flow", "completed"]
+ExitReason = Literal[
+    "ordered", "purchased", "consent_withdrawn", "recent_flow", "completed", "control_group"
+]
 """Why an enrolment ends: the cart was ordered; the prospect purchased; consent is
 withdrawn on every channel left; the prospect had another cart's messages too recently;
-the flow reached its end."""
+the flow reached its end; the prospect is in the flow's control group (held out of its
+messages, so the flow's lift can be measured)."""
 
 PauseReason = Literal["replied"]
 """Why an enrolment waits without a time: the prospect replied; a person takes over."""
@@ -58,6 +61,7 @@ PlanReason = Literal[
     "purchased",
     "recent_flow",
     "completed",
+    "control_group",
     "replied",
 ]
 """Every reason a ``skip``, ``exit`` or ``pause`` plan can give."""

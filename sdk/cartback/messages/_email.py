@@ -9,6 +9,7 @@ from email.headerregistry import Address, BaseHeader, HeaderRegistry
 from email.message import EmailMessage
 from email.policy import SMTP, SMTPUTF8
 from email.utils import format_datetime
+from html import escape
 from typing import Final, Literal, get_args
 
 from cartback.links import LinkSigner
@@ -96,6 +97,20 @@ def message_id_header(message_id: str, domain: str) -> str:
     return f"<cartback.{local}@{domain}>"
 
 
+def _with_pixel(html: str, pixel: str | None) -> str:
+    """``html`` with the tracking image (when there is one) just before ``</body>``."""
+    html = html.strip()
+    if pixel is None:
+        return html + "\n"
+    image = (
+        f'<img src="{escape(pixel)}" width="1" height="1" alt="" style="display:block;border:0">'
+    )
+    at = html.lower().rfind("</body>")
+    if at < 0:
+        return f"{html}\n{image}\n"
+    return f"{html[:at]}{image}\n{html[at:]}\n"
+
+
 def _require_content(request: MessageRequest, shop: ShopSettings, template: str) -> None:
     coupon = request.coupon
     if template == "discount" and (coupon is None or coupon.code is None):
@@ -136,7 +151,7 @@ def build_email(
     subject = one_line(render(shop, locale, f"email/{template}.subject.txt", short))
     context["subject"] = subject
     text = render(shop, locale, f"email/{template}.txt", context).strip() + "\n"
-    html = render(shop, locale, f"email/{template}.html", context).strip() + "\n"
+    html = _with_pixel(render(shop, locale, f"email/{template}.html", context), links.pixel)
     sender = one_line(render(shop, locale, "email/from.txt", context))
 
     message = EmailMessage(policy=_ASCII_POLICY if address.isascii() else _UTF8_POLICY)

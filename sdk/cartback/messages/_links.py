@@ -30,6 +30,9 @@ class MessageLinks:
     """``{public_url}/u/{token}``: withdraws consent on this message's channel only."""
     token: str
     """The signed, expiring recovery token."""
+    pixel: str | None = None
+    """``{public_url}/o/{token}``: an email's tracking image, when the shop enables
+    ``open_tracking``."""
 
 
 def utm_content(step: str, variant: str | None) -> str:
@@ -71,7 +74,16 @@ def message_links(
         recovery = ios
     elif platform == "android" and android:
         recovery = android
-    unsubscribe = f"{shop.public_url}/u/{signer.unsubscribe_token(cart.id, channel)}"
+    unsubscribe_token = signer.unsubscribe_token(cart.id, channel, message_id=request.message_id)
+    pixel = None
+    if channel == "email" and shop.open_tracking:
+        pixel = f"{shop.public_url}/o/{signer.open_token(cart.id, request.message_id)}"
     return MessageLinks(
-        recovery=recovery, web=web, ios=ios, android=android, unsubscribe=unsubscribe, token=token
+        recovery=recovery,
+        web=web,
+        ios=ios,
+        android=android,
+        unsubscribe=f"{shop.public_url}/u/{unsubscribe_token}",
+        token=token,
+        pixel=pixel,
     )

@@ -114,6 +114,9 @@ class ShopSettings(BaseModel):
     """Deep-link templates of the shop's iOS and Android apps."""
     utm_source: str = Field(default="cartback", min_length=1, max_length=64)
     """``utm_source`` of every link."""
+    open_tracking: bool = False
+    """Put an invisible tracking image in each email, so opens are counted (off by default;
+    mail apps that preload images, such as Apple Mail, make an open an upper bound)."""
     locale: str | None = None
     """The locale of every message (``"en"``, ``"fr"``, or one the shop's templates add);
     ``None`` picks it from the prospect's country through ``country_locales``."""

@@ -133,6 +133,7 @@ CREATE TABLE enrolments (
     due_at        timestamptz,
     lease_owner   text,
     lease_until   timestamptz,
+    exit_reason   text,
     body          text NOT NULL
 );
 CREATE INDEX enrolments_due ON enrolments (due_at) WHERE due_at IS NOT NULL;
@@ -211,6 +212,23 @@ CREATE INDEX tickets_by_created ON tickets (created_at);
 CREATE INDEX tickets_by_prospect ON tickets (prospect) WHERE prospect IS NOT NULL;
 CREATE INDEX tickets_by_cart ON tickets (cart_id) WHERE cart_id IS NOT NULL;
 CREATE INDEX carts_open_by_id ON carts (id) WHERE status = 'open';
+
+CREATE TABLE engagements (
+    seq         bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    message_id  text NOT NULL,
+    cart_id     text NOT NULL,
+    kind        text NOT NULL,
+    at          timestamptz NOT NULL,
+    utm         text
+);
+CREATE INDEX engagements_by_cart ON engagements (cart_id);
+CREATE INDEX engagements_by_message ON engagements (message_id);
+
+CREATE TABLE segments (
+    name        text PRIMARY KEY,
+    body        text NOT NULL,
+    updated_at  timestamptz NOT NULL
+);
 """
 
 MIGRATIONS: Final[tuple[str, ...]] = (_V1,)

@@ -38,6 +38,7 @@ from cartback._models import (
 from cartback._types import CartStatus
 from cartback.events import DomainEvent, EventType
 from cartback.flows._enrolment import Enrolment
+from cartback.reports._engagement import Engagement
 from cartback.tickets._ticket import Ticket, TicketStatus
 
 __all__ = [
@@ -51,10 +52,12 @@ __all__ = [
     "Delivery",
     "EndpointRecord",
     "ErasureReport",
+    "HeadlineCounts",
     "OrderClosure",
     "ProspectData",
     "ReadTransaction",
     "Receipt",
+    "ReportBatch",
     "SaveOutcome",
     "SaveStatus",
     "Scheduled",
@@ -185,6 +188,40 @@ class ProspectData:
 
 
 @dataclass(frozen=True, slots=True)
+class ReportBatch:
+    """One page of carts with what reports read about them (``Store.report_batches``)."""
+
+    carts: tuple[Cart, ...]
+    """The carts, newest first."""
+    messages: Mapping[str, Sequence[MessageRecord]]
+    """Cart id -> its recovery message records, oldest first."""
+    engagements: Mapping[str, Sequence[Engagement]]
+    """Cart id -> the engagements with those messages, oldest first."""
+    enrolments: Mapping[str, Enrolment]
+    """Cart id -> its flow enrolment, for carts that entered a flow."""
+    consent: Mapping[str, Sequence[ConsentEvent]] = field(default_factory=dict)
+    """Prospect -> the consent ledger, oldest first (when asked for)."""
+    prospect_carts: Mapping[str, Sequence[tuple[str, datetime, CartStatus]]] = field(
+        default_factory=dict
+    )
+    """Prospect -> every cart of theirs as ``(id, created_at, status)``, oldest first
+    (when asked for)."""
+
+
+@dataclass(frozen=True, slots=True)
+class HeadlineCounts:
+    """What the headline figures count in the database itself."""
+
+    abandoned: int
+    """Carts captured in the period (whatever became of them)."""
+    contacted: int
+    """Of those, carts with at least one sent recovery message."""
+    flow_groups: Mapping[tuple[str, bool], int]
+    """``(flow id, held out)`` -> carts of the period that entered the flow, in its
+    control group (``True``) or not."""
+
+
+@dataclass(frozen=True, slots=True)
 class Changes:
     """Everything one write transaction stores, decided by the SDK beforehand."""
 
@@ -222,6 +259,12 @@ class Changes:
     tickets: tuple[Ticket, ...] = ()
     """Tickets to store or replace, by id (a new one whose ``dedupe_key`` is taken is an
     error: read ``tickets_by_key`` first)."""
+    engagements: tuple[Engagement, ...] = ()
+    """Engagements with recovery messages to record (deliveries, opens, clicks, replies,
+    unsubscribes)."""
+    segments: tuple[tuple[str, str | None, datetime], ...] = ()
+    """``(name, segment JSON, at)``: saved segments to store or replace at ``at``; a
+    ``None`` JSON removes the segment."""
 
     def __bool__(self) -> bool:
         return any(
@@ -242,6 +285,8 @@ class Changes:
                 self.events,
                 self.endpoints,
                 self.tickets,
+                self.engagements,
+                self.segments,
             )
         )
 
@@ -431,6 +476,14 @@ class ReadTransaction(Protocol):
         """The recovery message records of these carts, oldest first."""
         ...
 
+    def message_records(self, ids: Collection[str]) -> dict[str, MessageRecord]:
+        """The message records with these ids that exist."""
+        ...
+
+    def engagements_of(self, cart_ids: Collection[str]) -> dict[str, list[Engagement]]:
+        """The engagements with messages about each of these carts, oldest first."""
+        ...
+
     def clicks_of(self, cart_ids: Collection[str]) -> dict[str, list[Click]]:
         """The recovery-link clicks of these carts, oldest first."""
         ...
@@ -549,6 +602,36 @@ class Store(Protocol):
 
     def enrolment(self, cart_id: str) -> Scheduled | None:
         """A cart's enrolment and when it is next due, if it has one."""
+        ...
+
+    def engagements(self, cart_id: str) -> list[Engagement]:
+        """The engagements with the messages about a cart, oldest first."""
+        ...
+
+    def prospect_enrolments(self, prospects: Collection[str]) -> dict[str, list[Enrolment]]:
+        """Every enrolment of each of these prospects (any cart, any flow, finished too)."""
+        ...
+
+    def report_batches(
+        self, query: CartQuery, *, batch: int = 1000, prospects: bool = False
+    ) -> Iterator[ReportBatch]:
+        """The matching carts, newest first, ``batch`` at a time, each page with its
+        messages, engagements and enrolments (and, with ``prospects``, each prospect's
+        consent ledger and carts): what one pass of a report reads, in a few queries per
+        page and memory flat in the number of carts."""
+        ...
+
+    def headline_counts(self, query: CartQuery) -> HeadlineCounts:
+        """Carts matching ``query``, those contacted, and flow entries by control group,
+        counted by the database."""
+        ...
+
+    def save_segment(self, name: str, segment_json: str | None, *, at: datetime) -> None:
+        """Store (or, with ``None``, remove) a named segment's JSON."""
+        ...
+
+    def segments(self) -> dict[str, str]:
+        """Saved segments: name -> JSON, by name."""
         ...
 
     def get_carts(self, ids: Collection[str]) -> dict[str, Cart]:

@@ -28,8 +28,10 @@ from cartback._models import (
     Reply,
     SocialRecipient,
 )
+from cartback._types import CartStatus
 from cartback.events import EventType, parse_event
 from cartback.flows._enrolment import Enrolment
+from cartback.reports._engagement import Engagement
 from cartback.store._protocol import (
     RECEIPT_LIFETIME,
     CartKey,
@@ -41,8 +43,10 @@ from cartback.store._protocol import (
     Delivery,
     EndpointRecord,
     ErasureReport,
+    HeadlineCounts,
     ProspectData,
     Receipt,
+    ReportBatch,
     SaveStatus,
     Scheduled,
     Settlement,
@@ -59,6 +63,7 @@ _FANOUT = 1000  # outbox events copied into a consumer's deliveries per claim
 _OPEN = "status IN ('open', 'submitted')"
 _CART_TABLES = (
     "cart_sessions",
+    "engagements",
     "link_clicks",
     "capture_receipts",
     "deliveries",
@@ -224,6 +229,18 @@ def _ticket_where(query: TicketQuery) -> tuple[str, list[object]]:
             clauses.append(f"{column} = ?")
             params.append(value)
     return (" WHERE " + " AND ".join(clauses) if clauses else ""), params
+
+
+def engagement_of(dialect: Dialect, row: Row) -> Engagement:
+    """An ``engagements`` row (message_id, cart_id, kind, at, utm) as its value."""
+    message_id, cart_id, kind, at, utm = row
+    return Engagement.model_construct(
+        message_id=message_id,
+        cart_id=cart_id,
+        kind=kind,
+        at=dialect.dt(at),
+        utm=json.loads(utm) if utm else {},
+    )
 
 
 class Transaction:
@@ -470,7 +487,7 @@ class Transaction:
             )  # fmt: skip
         if changes.enrolments:
             insert(
-                "enrolments (cart_id, prospect, flow_id, flow_version, due_at, body)",
+                "enrolments (cart_id, prospect, flow_id, flow_version, due_at, exit_reason, body)",
                 [
                     (
                         s.enrolment.cart_id,
@@ -478,12 +495,14 @@ class Transaction:
                         s.enrolment.flow_id,
                         s.enrolment.flow_version,
                         None if s.due_at is None else ts(s.due_at),
+                        s.enrolment.exit_reason,
                         s.enrolment.model_dump_json(),
                     )
                     for s in changes.enrolments
                 ],
                 " ON CONFLICT (cart_id) DO UPDATE SET due_at = excluded.due_at,"
-                " body = excluded.body, lease_owner = NULL, lease_until = NULL",
+                " exit_reason = excluded.exit_reason, body = excluded.body,"
+                " lease_owner = NULL, lease_until = NULL",
             )
         if changes.messages:
             insert(
@@ -573,6 +592,52 @@ class Transaction:
                 " ON CONFLICT (id) DO UPDATE SET status = excluded.status,"
                 " assignee = excluded.assignee, body = excluded.body",
             )
+        if changes.engagements:
+            insert(
+                "engagements (message_id, cart_id, kind, at, utm)",
+                [
+                    (e.message_id, e.cart_id, e.kind, ts(e.at),
+                     json.dumps(e.utm, sort_keys=True) if e.utm else None)
+                    for e in changes.engagements
+                ],
+            )  # fmt: skip
+        for name, body, _ in changes.segments:
+            if body is None:
+                self._db.execute("DELETE FROM segments WHERE name = ?", [name])
+        saved = [(name, body, ts(at)) for name, body, at in changes.segments if body is not None]
+        if saved:
+            insert(
+                "segments (name, body, updated_at)",
+                saved,
+                " ON CONFLICT (name) DO UPDATE SET body = excluded.body,"
+                " updated_at = excluded.updated_at",
+            )
+
+    def message_records(self, ids: Collection[str]) -> dict[str, MessageRecord]:
+        """The message records with these ids that exist."""
+        found: dict[str, MessageRecord] = {}
+        for chunk in _chunks(sorted(set(ids))):
+            rows = self._db.execute(
+                f"SELECT body FROM messages WHERE id IN ({_marks(len(chunk))})", chunk
+            )
+            for (body,) in rows:
+                record = MessageRecord.model_validate_json(body)
+                found[record.id] = record
+        return found
+
+    def engagements_of(self, cart_ids: Collection[str]) -> dict[str, list[Engagement]]:
+        """The engagements with messages about these carts, oldest first."""
+        found: dict[str, list[Engagement]] = {}
+        for chunk in _chunks(sorted(set(cart_ids))):
+            rows = self._db.execute(
+                "SELECT message_id, cart_id, kind, at, utm FROM engagements"
+                f" WHERE cart_id IN ({_marks(len(chunk))}) ORDER BY at, seq",
+                chunk,
+            )
+            for row in rows:
+                engagement = engagement_of(self._dialect, row)
+                found.setdefault(engagement.cart_id, []).append(engagement)
+        return found
 
     # -- reads for issue 13: recovery credit, endpoints, tickets -----------------------
 
@@ -956,6 +1021,118 @@ class SqlStore:
             sql, params = sql + " WHERE prospect = ?", [prospect, limit]
         rows = self._reading(_statement(sql + " ORDER BY at DESC, id DESC LIMIT ?", params))
         return [Reply.model_validate_json(body) for (body,) in rows]
+
+    def engagements(self, cart_id: str) -> list[Engagement]:
+        """The engagements with the messages about a cart, oldest first."""
+        found = self._reading(lambda db: Transaction(db, self._dialect).engagements_of([cart_id]))
+        return found.get(cart_id, [])
+
+    def prospect_enrolments(self, prospects: Collection[str]) -> dict[str, list[Enrolment]]:
+        """Every enrolment of each of these prospects."""
+
+        def read(db: Connection) -> dict[str, list[Enrolment]]:
+            found: dict[str, list[Enrolment]] = {}
+            for chunk in _chunks(sorted(set(prospects))):
+                sql = f"SELECT body FROM enrolments WHERE prospect IN ({_marks(len(chunk))})"
+                for (body,) in db.execute(sql, chunk):
+                    enrolment = Enrolment.model_validate_json(body)
+                    found.setdefault(enrolment.prospect, []).append(enrolment)
+            return found
+
+        return self._reading(read)
+
+    def report_batches(
+        self, query: CartQuery, *, batch: int = 1000, prospects: bool = False
+    ) -> Iterator[ReportBatch]:
+        """The matching carts, newest first, a page at a time with what reports read."""
+        if not 1 <= batch <= 10_000:
+            raise InvalidInputError("batch must be 1-10000", field="batch", reason="out_of_range")
+        clause, params = where(self._dialect, query)
+        after: tuple[object, str] | None = None
+        while True:
+            sql = f"SELECT created_at, id, body FROM carts{clause}"
+            page_params = list(params)
+            if after is not None:
+                sql += (" AND" if clause else " WHERE") + (
+                    " (created_at < ? OR (created_at = ? AND id < ?))"
+                )
+                page_params += [after[0], after[0], after[1]]
+            sql += " ORDER BY created_at DESC, id DESC LIMIT ?"
+            page_params.append(batch)
+
+            def read(db: Connection, sql: str = sql, bound: list[object] = page_params) -> Any:
+                rows = db.execute(sql, bound)
+                return rows, self._batch_of(db, [body for _, _, body in rows], prospects)
+
+            rows, page = self._reading(read)
+            if page.carts:
+                yield page
+            if len(rows) < batch:
+                return
+            after = (rows[-1][0], str(rows[-1][1]))
+
+    def _batch_of(self, db: Connection, bodies: list[str], prospects: bool) -> ReportBatch:
+        carts = tuple(Cart.model_validate_json(body) for body in bodies)
+        ids = [cart.id for cart in carts]
+        tx = Transaction(db, self._dialect)
+        enrolments = tx.enrolments(ids)
+        consent: dict[str, list[ConsentEvent]] = {}
+        owned: dict[str, list[tuple[str, datetime, CartStatus]]] = {}
+        if prospects:
+            keys = sorted({p for cart in carts if (p := cart.contact.prospect_key)})
+            consent = tx.consent_events(keys)
+            for chunk in _chunks(keys):
+                for prospect, cart_id, created, status in db.execute(
+                    "SELECT prospect, id, created_at, status FROM carts"
+                    f" WHERE prospect IN ({_marks(len(chunk))}) ORDER BY created_at, id",
+                    chunk,
+                ):
+                    owned.setdefault(prospect, []).append(
+                        (cart_id, self._dialect.dt(created), status)
+                    )
+        return ReportBatch(
+            carts=carts,
+            messages=tx.messages_of(ids),
+            engagements=tx.engagements_of(ids),
+            enrolments=enrolments,
+            consent=consent,
+            prospect_carts=owned,
+        )
+
+    def headline_counts(self, query: CartQuery) -> HeadlineCounts:
+        """Carts matching ``query``, those contacted, and flow entries by control group."""
+        clause, params = where(self._dialect, query)
+        carts = f"SELECT id FROM carts{clause}"
+
+        def read(db: Connection) -> HeadlineCounts:
+            ((abandoned,),) = db.execute(f"SELECT count(*) FROM carts{clause}", params)
+            ((contacted,),) = db.execute(
+                "SELECT count(DISTINCT cart_id) FROM messages"
+                f" WHERE status = 'sent' AND cart_id IN ({carts})",
+                params,
+            )
+            groups = db.execute(
+                "SELECT flow_id, CASE WHEN exit_reason = 'control_group' THEN 1 ELSE 0 END,"
+                f" count(*) FROM enrolments WHERE cart_id IN ({carts}) GROUP BY 1, 2",
+                params,
+            )
+            return HeadlineCounts(
+                abandoned=int(abandoned),
+                contacted=int(contacted),
+                flow_groups={(flow, bool(held)): int(n) for flow, held, n in groups},
+            )
+
+        return self._reading(read)
+
+    def save_segment(self, name: str, segment_json: str | None, *, at: datetime) -> None:
+        """Store (or, with ``None``, remove) a named segment's JSON."""
+        changes = Changes(segments=((name, segment_json, at),))
+        self.write(lambda tx: tx.apply(changes))
+
+    def segments(self) -> dict[str, str]:
+        """Saved segments: name -> JSON, by name."""
+        rows = self._reading(_statement("SELECT name, body FROM segments ORDER BY name", ()))
+        return {str(name): str(body) for name, body in rows}
 
     def get_carts(self, ids: Collection[str]) -> dict[str, Cart]:
         """The carts with these ids that exist."""

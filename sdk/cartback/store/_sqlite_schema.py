@@ -221,6 +221,7 @@ _V2: Final = """
         due_at        TEXT,
         lease_owner   TEXT,
         lease_until   TEXT,
+        exit_reason   TEXT,
         body          TEXT NOT NULL
     );
     CREATE INDEX enrolments_due ON enrolments (due_at) WHERE due_at IS NOT NULL;
@@ -299,6 +300,23 @@ _V2: Final = """
     CREATE INDEX tickets_by_prospect ON tickets (prospect) WHERE prospect IS NOT NULL;
     CREATE INDEX tickets_by_cart ON tickets (cart_id) WHERE cart_id IS NOT NULL;
     CREATE INDEX carts_open_by_id ON carts (id) WHERE status = 'open';
+
+    CREATE TABLE engagements (
+        seq         INTEGER PRIMARY KEY,
+        message_id  TEXT NOT NULL,
+        cart_id     TEXT NOT NULL,
+        kind        TEXT NOT NULL,
+        at          TEXT NOT NULL,
+        utm         TEXT
+    );
+    CREATE INDEX engagements_by_cart ON engagements (cart_id);
+    CREATE INDEX engagements_by_message ON engagements (message_id);
+
+    CREATE TABLE segments (
+        name        TEXT PRIMARY KEY,
+        body        TEXT NOT NULL,
+        updated_at  TEXT NOT NULL
+    ) WITHOUT ROWID;
     """
 
 MIGRATIONS: Final[tuple[str, ...]] = (_V1, _V2)
