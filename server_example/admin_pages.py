@@ -33,7 +33,7 @@ ICON: Final = (
 )
 """The dashboard's tab icon (so browsers do not ask for a missing ``/favicon.ico``)."""
 
-Section = Literal["carts", "tickets", "webhooks"]
+Section = Literal["overview", "carts", "segments", "flows", "tickets", "webhooks"]
 """The navigation's entries; the page's own is marked as current."""
 
 Form = dict[str, list[str]]

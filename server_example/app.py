@@ -39,6 +39,7 @@ from cartback.webhooks._worker import WorkerSettings
 from server_example.admin_auth import AdminAuth
 from server_example.admin_carts import CartPages
 from server_example.admin_export import Exports
+from server_example.admin_overview import Overview
 from server_example.admin_pages import icon
 from server_example.admin_tickets import TicketPages
 from server_example.admin_webhooks import WebhookPages
@@ -235,6 +236,7 @@ def create_app(
         Route("/healthz", health, methods=["GET"]),
         Route("/favicon.ico", icon, methods=["GET"]),
         *auth.routes(),
+        *Overview(auth, recovery).routes(),
         *dashboard.routes(),
         *Exports(auth, dashboard, tickets).routes(),
         *CartPages(auth, recovery).routes(),

@@ -4,7 +4,6 @@
   date, end date (whole UTC days, inclusive), part of an email address and status;
   with the counts per product and per order form for the same filter, and the CSV
   downloads of what matches (``admin_export``).
-- ``GET /admin``: the same page, for now (the overview comes with the insights).
 - ``GET /admin/icon.svg``: the tab icon.
 """
 
@@ -51,7 +50,6 @@ class Dashboard(AdminPages):
     def routes(self) -> list[BaseRoute]:
         """The page's routes."""
         return [
-            Route("/admin", self.secured(self.index), methods=["GET"]),
             Route("/admin/carts", self.secured(self.index), methods=["GET"]),
             Route("/admin/icon.svg", icon, methods=["GET"]),
         ]

@@ -46,13 +46,14 @@ PHONE: ViewportSize = {"width": 390, "height": 844}
 def receiver_app(
     receiver_settings: Settings, clock: FakeClock, receiver_monotonic: FakeMonotonic
 ) -> Starlette:
-    """The receiver with a ticket rule and a webhook endpoint (workers off: nothing is
-    delivered, the test runs the ticket pass itself)."""
+    """The receiver with a ticket rule and a webhook endpoint (workers and dispatcher
+    off: nothing is delivered, the tests run the ticket pass and the dispatcher)."""
     settings = dataclasses.replace(
         receiver_settings,
         tickets=TicketRuleSet(rules=(call_prospect_rule(Decimal("200")),)),
         webhooks=(ENDPOINT,),
         run_workers=False,
+        dispatcher=False,
     )
     return create_app(settings, clock=clock, monotonic=receiver_monotonic)
 
@@ -112,6 +113,8 @@ def test_log_in_and_see_the_carts(
     page.get_by_label("Admin password").fill(RECEIVER_PASSWORD)
     page.get_by_role("button", name="Log in").click()
     expect(page).to_have_url(live_receiver + "/admin")
+    expect(page.get_by_role("heading", level=1)).to_have_text("Overview")
+    page.get_by_role("navigation", name="Dashboard").get_by_role("link", name="Carts").click()
     expect(page.get_by_role("heading", level=1)).to_have_text("Carts")
     assert shown_emails(page) == ["cy@example.com", "ben@shoppers.net", "ann@example.com"]
     (cookie,) = page.context.cookies()
@@ -243,9 +246,13 @@ def test_every_view_through_the_navigation(
 ) -> None:
     tickets: TicketPass = receiver_app.state.integrations.tickets
     assert tickets.on_capture().created == 1  # Cy: 250 USD and a phone
-    log_in(page, live_receiver, start="/admin")
+    log_in(page, live_receiver, start="/admin", heading="Overview")
     nav = page.get_by_role("navigation", name="Dashboard")
     current = nav.locator('[aria-current="page"]')
+    expect(current).to_have_text("Overview")
+    shoot(page, "overview")
+
+    nav.get_by_role("link", name="Carts").click()
     expect(current).to_have_text("Carts")
     shoot(page, "carts")
 

@@ -3,14 +3,29 @@ what each channel would send, behind the login."""
 
 from __future__ import annotations
 
+import dataclasses
 import html
 
+import pytest
+from starlette.applications import Starlette
 from starlette.testclient import TestClient
 
 from cartback import Cartback
+from server_example.app import create_app
+from server_example.settings import Settings
 from tests.conftest import FakeClock
-from tests.server.fixtures import RECEIVER_PASSWORD
+from tests.server.fixtures import RECEIVER_PASSWORD, FakeMonotonic
 from tests.server.support import log_in
+
+
+@pytest.fixture
+def receiver_app(
+    receiver_settings: Settings, clock: FakeClock, receiver_monotonic: FakeMonotonic
+) -> Starlette:
+    """The receiver without its dispatcher thread: the tests tick it themselves."""
+    settings = dataclasses.replace(receiver_settings, dispatcher=False)
+    return create_app(settings, clock=clock, monotonic=receiver_monotonic)
+
 
 CAPTURE = {
     "form_id": "f1",

@@ -166,7 +166,7 @@ def test_login_sets_a_strict_httponly_session_cookie(receiver_client: TestClient
     assert "secure" not in attributes  # public_url is http
     page = receiver_client.get("/admin")
     assert page.status_code == 200
-    assert "<h1>Carts</h1>" in page.text
+    assert "<h1>Overview</h1>" in page.text
 
 
 def test_cookie_is_secure_when_the_public_url_is_https(
@@ -498,7 +498,7 @@ def test_filters_select_exactly_the_matching_carts(
 
 
 def test_filter_form_shows_the_current_filters(admin: TestClient, five: Five) -> None:
-    page = admin.get("/admin?start=2026-11-20&end=2026-11-22&email=%3Cb%3E&status=open").text
+    page = admin.get("/admin/carts?start=2026-11-20&end=2026-11-22&email=%3Cb%3E&status=open").text
     assert 'name="start" type="date" value="2026-11-20"' in page
     assert 'name="end" type="date" value="2026-11-22"' in page
     assert 'name="email" type="search" value="&lt;b&gt;"' in page
@@ -506,13 +506,13 @@ def test_filter_form_shows_the_current_filters(admin: TestClient, five: Five) ->
 
 
 def test_counts_per_product_and_form_follow_the_filter(admin: TestClient, five: Five) -> None:
-    page = admin.get("/admin").text
+    page = admin.get("/admin/carts").text
     assert counts(page, "by-product") == {"p1": 3, "p2": 1, "p3": 1}
     assert counts(page, "by-form") == {"f1": 3, "f2": 2}
-    open_only = admin.get("/admin?status=open").text
+    open_only = admin.get("/admin/carts?status=open").text
     assert counts(open_only, "by-product") == {"p1": 2, "p2": 1, "p3": 1}
     assert counts(open_only, "by-form") == {"f1": 3, "f2": 1}
-    day = admin.get("/admin?start=2026-11-19&end=2026-11-20").text
+    day = admin.get("/admin/carts?start=2026-11-19&end=2026-11-20").text
     assert counts(day, "by-product") == {"p1": 2}
     assert counts(day, "by-form") == {"f2": 2}
 
@@ -521,7 +521,7 @@ def test_counts_show_carts_without_a_product(
     admin: TestClient, cartback: Cartback, clock: FakeClock
 ) -> None:
     seed(cartback, clock, [cart_submission("x@example.com"), cart_submission("y@example.com")])
-    assert counts(admin.get("/admin").text, "by-product") == {"(none)": 2}
+    assert counts(admin.get("/admin/carts").text, "by-product") == {"(none)": 2}
 
 
 def _seed_many(cartback: Cartback, clock: FakeClock, count: int) -> list[str]:
@@ -543,7 +543,7 @@ def test_paging_walks_every_cart_once_and_keeps_the_filters(
     assert len(vip) == PAGE_SIZE + 3
 
     seen: list[str] = []
-    url: str | None = "/admin?email=vip&status=open"
+    url: str | None = "/admin/carts?email=vip&status=open"
     pages = 0
     while url is not None:
         page = admin.get(url)
@@ -564,7 +564,7 @@ def test_paging_walks_every_cart_once_and_keeps_the_filters(
     assert pages == 2
     assert seen == vip
 
-    second = admin.get("/admin?email=vip&status=open&page=2").text
+    second = admin.get("/admin/carts?email=vip&status=open&page=2").text
     prev = re.search(r'rel="prev" href="([^"]+)"', second)
     assert prev is not None
     assert parse_qs(urlsplit(html.unescape(prev.group(1))).query) == {
@@ -573,12 +573,12 @@ def test_paging_walks_every_cart_once_and_keeps_the_filters(
     }
     assert 'rel="next"' not in second
 
-    everything = admin.get("/admin?page=4").text
+    everything = admin.get("/admin/carts?page=4").text
     assert cart_ids(everything) == newest_first[3 * PAGE_SIZE :]
 
 
 def test_a_page_past_the_end_is_empty_not_an_error(admin: TestClient, five: Five) -> None:
-    response = admin.get("/admin?page=7")
+    response = admin.get("/admin/carts?page=7")
     assert response.status_code == 200
     assert cart_ids(response.text) == []
     assert "There is no page 7" in response.text
@@ -655,7 +655,7 @@ def test_every_stored_field_is_shown(
                                      fields={"last_name": "Byron"}))  # fmt: skip
     cartback.record_consent("full.person@example.com", "email", "withdrawn")
     (closed,) = cartback.mark_ordered(email="full.person@example.com", order_id="A-77", revenue=99)
-    page = admin.get("/admin").text
+    page = admin.get("/admin/carts").text
     row = row_html(page, full.id)
     assert full.contact.phone == "+14155550100"
     for text in [
@@ -709,7 +709,7 @@ def test_stored_markup_is_shown_as_text(
         clock,
         [cart_submission("xss@example.com", product_name=XSS, fields={"first_name": XSS})],
     )
-    page = admin.get("/admin").text
+    page = admin.get("/admin/carts").text
     row = row_html(page, cart.id)
     escaped = html.escape(XSS, quote=False)
     assert row.count(escaped) == 2
@@ -878,8 +878,8 @@ def test_dates_are_whole_utc_days(admin: TestClient, cartback: Cartback, clock: 
     (late,) = seed(cartback, clock, [cart_submission("late@example.com")], step_seconds=0)
     clock.now = datetime.combine(date(2026, 11, 22), datetime.min.time(), tzinfo=UTC)
     (early,) = seed(cartback, clock, [cart_submission("early@example.com")])
-    assert cart_ids(admin.get("/admin?end=2026-11-21").text) == [late.id]
-    assert cart_ids(admin.get("/admin?start=2026-11-22").text) == [early.id]
+    assert cart_ids(admin.get("/admin/carts?end=2026-11-21").text) == [late.id]
+    assert cart_ids(admin.get("/admin/carts?start=2026-11-22").text) == [early.id]
 
 
 @pytest.mark.parametrize(
@@ -1086,8 +1086,10 @@ def test_an_empty_dashboard_says_how_carts_arrive(admin: TestClient) -> None:
 @pytest.mark.parametrize(
     ("path", "current"),
     [
-        ("/admin", "/admin/carts"),
+        ("/admin", "/admin"),
         ("/admin/carts", "/admin/carts"),
+        ("/admin/segments", "/admin/segments"),
+        ("/admin/flows", "/admin/flows"),
         ("/admin/tickets", "/admin/tickets"),
         ("/admin/webhooks", "/admin/webhooks"),
         ("/admin/webhooks/new", "/admin/webhooks"),
@@ -1103,7 +1105,14 @@ def test_every_page_has_one_navigation_marking_where_you_are(
     links = re.findall(r'<a href="([^"]+)"( aria-current="page")?>', nav.group(1))
     assert links == [
         (href, ' aria-current="page"' if href == current else "")
-        for href in ("/admin/carts", "/admin/tickets", "/admin/webhooks")
+        for href in (
+            "/admin",
+            "/admin/carts",
+            "/admin/segments",
+            "/admin/flows",
+            "/admin/tickets",
+            "/admin/webhooks",
+        )
     ]
     assert page.text.count('aria-label="Dashboard"') == 1
     assert '<a class="skip" href="#content">' in page.text
@@ -1129,3 +1138,10 @@ def test_the_cart_page_shows_the_same_consent_summary(
     assert " ".join(rows["newsletter"][1:]) == "box left unticked on the order form"
     assert " ".join(rows["sms"][1:]) == "no choice recorded not contacted on it"
     assert ">abandoned<" in page
+
+
+def test_an_old_carts_bookmark_on_admin_leads_to_the_carts(admin: TestClient) -> None:
+    response = admin.get("/admin?email=x&page=2&period=7d", follow_redirects=False)
+    assert response.status_code == 303
+    assert response.headers["location"] == "/admin/carts?email=x&page=2"
+    assert admin.get("/admin?period=7d", follow_redirects=False).status_code == 200

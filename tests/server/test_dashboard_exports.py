@@ -33,7 +33,9 @@ RULES = TicketRuleSet(rules=(call_prospect_rule(Decimal("200")),))
 def receiver_app(
     receiver_settings: Settings, clock: FakeClock, receiver_monotonic: FakeMonotonic
 ) -> Starlette:
-    settings = dataclasses.replace(receiver_settings, tickets=RULES, run_workers=False)
+    settings = dataclasses.replace(
+        receiver_settings, tickets=RULES, run_workers=False, dispatcher=False
+    )
     return create_app(settings, clock=clock, monotonic=receiver_monotonic)
 
 
