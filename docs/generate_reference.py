@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import inspect
+import re
 import sys
 from pathlib import Path
 from types import MappingProxyType, UnionType
@@ -238,7 +239,13 @@ def _default(value: Any) -> str:
         return str(value.__name__)
     if isinstance(value, MappingProxyType):
         return repr(dict(value))
-    return repr(value)
+    # A set's order changes with each run's string hashing: list its members sorted.
+    return _FROZENSET.sub(
+        lambda m: f"frozenset({{{', '.join(sorted(m[1].split(', ')))}}})", repr(value)
+    )
+
+
+_FROZENSET = re.compile(r"frozenset\(\{([^{}]*)\}\)")
 
 
 def _signature(name: str, obj: Any) -> str:

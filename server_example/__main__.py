@@ -1,7 +1,9 @@
 """``python -m server_example``: the demo, or the receiver from ``CARTBACK_*`` settings.
 
 Without ``CARTBACK_ADMIN_PASSWORD`` set it starts the demo: a random admin password,
-the demo shop page at ``/`` embedding the snippet, and the dashboard at ``/admin``.
+the demo shop page at ``/`` embedding the snippet, and the dashboard at ``/admin``
+(``python -m server_example demo`` starts the demo whatever is set; so does
+``cartback demo``). Ctrl-C stops it cleanly: exit code 0.
 ``python -m server_example dispatch`` runs the recovery dispatcher, and
 ``python -m server_example webhooks`` the webhook worker and the ticket triggers, as
 processes of their own (set ``CARTBACK_DISPATCHER=off`` or ``CARTBACK_RUN_WORKERS=0`` on
@@ -11,6 +13,7 @@ the receivers then).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import os
 import signal
@@ -35,8 +38,9 @@ def main(argv: list[str] | None = None) -> None:
         "command",
         nargs="?",
         default="serve",
-        choices=["serve", "dispatch", "webhooks"],
-        help="serve (default): the receiver; dispatch: only the recovery dispatcher"
+        choices=["serve", "demo", "dispatch", "webhooks"],
+        help="serve (default): the receiver (the demo without CARTBACK_ADMIN_PASSWORD);"
+        " demo: the demo; dispatch: only the recovery dispatcher"
         " (CARTBACK_DISPATCHER=off on the receivers); webhooks: only the webhook worker and"
         " ticket triggers (CARTBACK_RUN_WORKERS=0 on the receivers)",
     )
@@ -70,7 +74,7 @@ def main(argv: list[str] | None = None) -> None:
         return
 
     public_url = f"http://{args.host}:{args.port}"
-    if os.environ.get("CARTBACK_ADMIN_PASSWORD"):
+    if args.command != "demo" and os.environ.get("CARTBACK_ADMIN_PASSWORD"):
         settings = Settings.from_env()
         if args.database is not None:
             settings = dataclasses.replace(settings, database=args.database)
@@ -85,7 +89,15 @@ def main(argv: list[str] | None = None) -> None:
 
 
 def demo(args: argparse.Namespace, public_url: str) -> None:
-    """The demo: receiver, order form, dashboard and a local mailbox, time running fast."""
+    """The demo: receiver, order form, dashboard and a local mailbox, time running fast.
+    Ctrl-C, even while it starts, ends it with exit code 0."""
+    with contextlib.suppress(KeyboardInterrupt):
+        run_demo(args, public_url)
+    print("demo stopped", file=sys.stderr, flush=True)
+
+
+def run_demo(args: argparse.Namespace, public_url: str) -> None:
+    """``demo``'s work, until uvicorn stops."""
     database = args.database or str(Path("cartback-demo.sqlite3").resolve())
     settings = Settings.for_demo(database, public_url)
     clock = DemoClock(speed=args.speed)

@@ -16,12 +16,14 @@
  * was last sent, so the next trigger sends it again; there is no timed retry.
  *
  * Written for the budget: every byte here is one the shop's checkout downloads. What the
- * receiver checks anyway is left to it: context values go out as given (it coerces and
- * refuses, naming the key), as do consent channels and a missing form id. One send path
- * for capture, complete and opt-out; the API methods in one object guarded in one loop;
- * one table of listeners; undefined attributes fed to selectors where that is harmless
- * (see `skipped` and `channel`). Top-level bindings are all `let`: the minifier joins
- * them into one declaration.
+ * receiver checks anyway is left to it: context goes out as given (it reads the keys it
+ * knows, coerces and refuses, naming the key), as do consent channels, a missing form
+ * id, a preset name,
+ * and what an autocomplete token or a country option means. One send path for capture,
+ * complete and opt-out; the API methods in one object guarded in one loop; one table of
+ * listeners; undefined attributes fed to selectors where that is harmless (see
+ * `skipped` and `channel`). Bindings are `let`, never `const`: the minifier joins them
+ * into one declaration, and `let` is two bytes shorter.
  */
 try {
   let queued = self.cartback; // the queue stub, if the page set one up
@@ -52,11 +54,14 @@ try {
   // randomUUID exists in secure contexts only (HTTPS, localhost), as a checkout is.
   let randomId = () => crypto.randomUUID().replace(/-/g, '_');
 
-  // What outlives a page load, per tab, in sessionStorage under "cartback": the session
+  // What outlives a page load, per tab, in sessionStorage: under "cartback" the session
   // id, or "-" once the prospect opted out (nothing is sent after that, so the id is no
-  // longer needed). Read and written only when there is something to send, an opt-out
-  // or a purchase, never while the page loads. Where the browser refuses storage this
-  // throws: the caller's guard drops the call, so such a browser sends nothing at all.
+  // longer needed); under "cartbackSent" the last capture sent, whose fields carry on to
+  // the next step's page (dropped at the purchase and the opt-out). Read and written
+  // only when there is something to send, an opt-out or a purchase, never while the page
+  // loads. Where the browser refuses storage this throws: the caller's guard drops the
+  // call, so such a browser sends nothing at all. An id is 36 characters, "-" one:
+  // session()[9] tells them apart.
   let session = () => (sessionStorage.cartback ||= randomId());
 
   // productId -> product_id (dataset keys, camelCase set() keys); cardNumber -> card_number.
@@ -91,7 +96,6 @@ try {
         )
           return 1;
   };
-
   // Looked up each time: a single-page checkout renders its form after this script.
   let findForm = () => document.querySelector(attrs.form || 'form');
 
@@ -99,10 +103,10 @@ try {
   // consent), POSTed as text/plain JSON, which needs no CORS preflight: a beacon when
   // the page is going away, else (or when the browser refuses the beacon) fetch with
   // keepalive. A failed fetch (network error or non-2xx answer) is not retried by a
-  // timer: it forgets lastSent, so the next trigger (a change, the tab hidden) sends
+  // timer: it forgets lastSent, so the next trigger (a blur, the tab hidden) sends
   // the same fields again.
   let send = (path, data, beacon) => {
-    const body = JSON.stringify({
+    let body = JSON.stringify({
       session_id: session(),
       event_id: randomId(),
       form_id: context.form_id,
@@ -121,20 +125,21 @@ try {
   let api = guard((method, ...args) => api[method](...args));
   let methods = {
     // Called by the debounce timer and cartback.capture() (fetch), and as the listener
-    // of visibilitychange and pagehide, whose event makes `beacon` true.
+    // of visibilitychange, whose event makes `beacon` true.
     capture(beacon) {
-      let fields = {};
+      // The fields sent earlier in this tab carry on: a step's page (or a step a
+      // single-page checkout no longer shows) adds to them, its values winning.
+      let fields = { ...JSON.parse(sessionStorage.cartbackSent || 0).fields };
       let consent; // left out of the JSON while undefined
-      let hasEmail;
       // No form (yet, or on this page): querySelectorAll throws and the guard stops here.
-      for (const input of findForm().querySelectorAll('input,select,textarea')) {
-        const name = input.name || input.id;
-        const type = input.type;
-        const value = input.value.trim();
+      for (let input of findForm().querySelectorAll('input,select,textarea')) {
+        let name = input.name || input.id;
+        let type = input.type;
+        let value = input.value.trim();
         // A consent checkbox: the data-consent one is the newsletter (without that
         // attribute, matches() looks for an "undefined" tag: none), or any box with
         // data-cartback-consent="<channel>". Never a field.
-        const channel = input.matches(attrs.consent) ? 'newsletter' : input.dataset.cartbackConsent;
+        let channel = input.matches(attrs.consent) ? 'newsletter' : input.dataset.cartbackConsent;
         if (channel != null) {
           if (input.checked) (consent ||= {})[channel] = true;
         } else if (
@@ -155,14 +160,21 @@ try {
           !extraFields?.includes(name) &&
           !hasCardNumber(value)
         ) {
-          fields[name] = value;
-          hasEmail |= /^\S+@\S+\.\S+$/.test(value);
+          // The value, the input's autocomplete token as the browser reads it ("" when
+          // it has none or an invalid one) and, for a select, the chosen option's text:
+          // the receiver maps "shipping postal-code" and reads a country id like "8"
+          // only with its text ("France") or the platform's preset.
+          fields[name] = { value, autocomplete: input.autocomplete, text: input[input.selectedIndex]?.text };
         }
       }
-      const data = { ...context, fields, consent };
-      const payload = JSON.stringify(data);
-      if (hasEmail && !completed && session() != '-' && payload != lastSent) {
-        lastSent = payload;
+      // The focused input's name or id (never its value), for where prospects stop.
+      let focused = document.activeElement;
+      let data = { context, last_field: focused.name || focused.id, fields, consent };
+      let payload = JSON.stringify(data);
+      // Nothing is sent before a field holds something like a@b.co (the receiver checks
+      // the email itself), after the purchase or the opt-out, or twice in a row.
+      if (/\S@\S+\.\S/.test(JSON.stringify(fields)) && !completed && session()[9] && payload != lastSent) {
+        sessionStorage.cartbackSent = lastSent = payload;
         send('', data, beacon);
       }
     },
@@ -172,58 +184,61 @@ try {
     complete() {
       if (!completed) {
         completed = 1;
-        if (session() != '-') {
+        if (session()[9]) {
           send('/complete', 0, 1);
           sessionStorage.cartback = randomId();
+          delete sessionStorage.cartbackSent;
         }
       }
     },
 
     optOut() {
-      if (session() != '-') {
+      if (session()[9]) {
         send('/optout');
         sessionStorage.cartback = '-';
+        delete sessionStorage.cartbackSent;
       }
     },
 
-    // Context for single-page checkouts, in wire spelling (camelCase is accepted too, as
-    // in the script's dataset); other keys are ignored. Values go out as given: the
-    // receiver turns numbers into text where it wants text and "2" into 2 for steps,
-    // and takes null or "" as unset.
+    // Context in wire spelling (camelCase is turned into it, as in the script's dataset).
+    // Every key goes out, in the capture's "context" object: the receiver reads the keys
+    // it knows (form_id, product_id ... consent_version) and ignores the rest, such as
+    // this script's own attributes (endpoint, form ...), so no list of keys is needed
+    // here. Values go out as given: the receiver turns numbers into text where it wants
+    // text and "2" into 2 for steps, and takes null or "" as unset.
     set(values) {
-      for (const key in values) {
-        const wire = snake(key);
-        if (
-          /^(form_id|product_(id|name)|cart_value|currency|seller|steps_total|contact_step|consent_version)$/.test(
-            wire,
-          )
-        ) {
-          context[wire] = values[key];
-        }
-      }
+      for (let key in values) context[snake(key)] = values[key];
     },
   };
-  for (const name in methods) api[name] = guard(methods[name]);
+  for (let name in methods) api[name] = guard(methods[name]);
 
-  // data-product-id (dataset productId) -> product_id ...
+  // data-product-id (dataset productId) -> product_id ... (and data-endpoint -> endpoint,
+  // which the receiver ignores).
   api.set(attrs);
 
-  // Restarts the debounce (clearTimeout runs first: it is an argument).
-  let schedule = () => (timer = setTimeout(api.capture, attrs.debounce || 400, clearTimeout(timer)));
-  // All on window, capturing: it sees every event of the document, blur included.
-  // A tab turning visible again captures too, which finds nothing new to send.
+  // All on window, capturing: it sees every event of the document. A blur (focus moving
+  // on, a select or box left, the window losing focus) restarts the debounce
+  // (clearTimeout runs first: it is an argument). The tab hidden captures at once, by
+  // beacon: browsers fire visibilitychange before a page goes away (navigation, closed
+  // tab) as well as on a tab switch; turning visible again finds nothing new to send.
   let handlers = {
-    change: schedule,
-    blur: schedule,
+    blur: () => (timer = setTimeout(api.capture, attrs.debounce || 400, clearTimeout(timer))),
     visibilitychange: api.capture,
-    pagehide: api.capture,
-    submit: (event) => findForm().contains(event.target) && api.complete(),
+    // A submit is the purchase. On a platform preset's checkout (data-preset), whose
+    // steps submit one by one, only a submit of a form holding the payment choice (an
+    // input named *pay*) is; a step's submit is captured at once instead (a single-page
+    // checkout may remove the step's inputs next) and capture carries on: the thank-you
+    // page's cartback('complete') or the shop's order ends the cart. (The purchase sends
+    // no capture: it could reach the receiver after the purchase and open a new cart.)
+    submit: (event) =>
+      findForm().contains(event.target) &&
+      (context.preset && !event.target.querySelector('[name*=pay]') ? api.capture : api.complete)(),
     // A "No thanks" button inside the form must not submit it: its default is prevented.
     click: (event) =>
       event.target.closest(attrs.optout || '[data-cartback=optout]') &&
       api.optOut(event.preventDefault()),
   };
-  for (const type in handlers) addEventListener(type, guard(handlers[type]), true);
+  for (let type in handlers) addEventListener(type, guard(handlers[type]), true);
 
   self.cartback = api;
   queued?.q?.map((args) => api(...args));

@@ -6,6 +6,7 @@ All region data lives here, in one place. Country codes are ISO 3166-1 alpha-2.
 from __future__ import annotations
 
 import unicodedata
+from collections.abc import Mapping
 from functools import lru_cache
 from typing import Final, Literal
 
@@ -18,6 +19,7 @@ __all__ = [
     "REGIONS",
     "Region",
     "normalize_country",
+    "read_country",
 ]
 
 Region = Literal["EU", "EEA", "UK", "CH"]
@@ -118,3 +120,32 @@ def normalize_country(value: str | int | None) -> str | None:
 def _lookup(text: str) -> str | None:
     # A country's spelling is not personal data; real traffic repeats a few of them.
     return _LOOKUP.get(_fold(text))
+
+
+def read_country(
+    value: str,
+    *,
+    text: str | None = None,
+    values: Mapping[str, str] | None = None,
+    iso_numeric: bool = False,
+) -> str | None:
+    """The alpha-2 code a form's country input means, or ``None`` when nothing certain.
+
+    ``value`` is what the input holds, ``text`` the visible text of the chosen option
+    (a ``<select>``), ``values`` the form's own option values (a platform's numeric ids:
+    PrestaShop's 8 is France), already read as alpha-2 codes. A bare number is read as
+    ISO 3166-1 numeric only when ``iso_numeric`` says the form uses those; otherwise it
+    means nothing by itself (PrestaShop's 8 is not ISO 008, Albania) and only the text
+    can say which country it is. When both the value and the text name a country and
+    they disagree, the answer is ``None``: when unsure, the prospect is not stored.
+    """
+    key = value.strip()
+    by_value = values.get(key.casefold()) if values else None
+    if by_value is None and not (key.isdigit() and not iso_numeric):
+        by_value = normalize_country(key)
+    by_text = None
+    if text is not None and not text.strip().isdigit():
+        by_text = normalize_country(text)
+    if by_value is not None and by_text is not None and by_value != by_text:
+        return None
+    return by_value or by_text

@@ -22,6 +22,7 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 from cartback._errors import InvalidInputError
+from cartback._presets import PRESETS, PresetName
 from cartback._types import CHANNELS, Channel
 
 __all__ = [
@@ -70,6 +71,22 @@ def _check_channel(value: object) -> object:
     return value
 
 
+def _check_preset(value: object) -> object:
+    if not isinstance(value, str) or value not in PRESETS:
+        raise PydanticCustomError("unknown_preset", "not a form preset (see PRESETS)")
+    return value
+
+
+def _field_name_or_none(value: object) -> object:
+    # A diagnostic never refuses a capture: a name that cannot be kept is not kept.
+    if isinstance(value, bool) or not isinstance(value, str | int):
+        return None
+    text = str(value)
+    if not text or len(text) > MAX_FIELD_NAME_LENGTH or CONTROL_CHARACTERS.search(text):
+        return None
+    return text
+
+
 def _check_currency(value: str) -> str:
     code = value.upper()
     if code not in _CURRENCIES:
@@ -85,6 +102,8 @@ WireVersion = Annotated[StrictInt, Field(ge=1, le=1)]
 """The wire format's version: the integer 1 (``true`` or ``"1"`` are refused)."""
 Currency = Annotated[str, Field(max_length=3), AfterValidator(_check_currency)]
 ConsentChannel = Annotated[Channel, BeforeValidator(_check_channel)]
+Preset = Annotated[PresetName, BeforeValidator(_check_preset)]
+FieldName = Annotated[str | None, BeforeValidator(_field_name_or_none)]
 Money = Annotated[
     Decimal, Field(ge=0, lt=Decimal("1e8"), max_digits=12, decimal_places=4, allow_inf_nan=False)
 ]
@@ -99,8 +118,13 @@ _OPTIONAL_CONTEXT: Final = (
     "seller",
     "steps_total",
     "contact_step",
+    "step",
+    "preset",
     "consent_version",
 )
+
+
+_CONTEXT_KEYS: Final = ("form_id", *_OPTIONAL_CONTEXT)
 
 
 class Submission(BaseModel):
@@ -109,7 +133,7 @@ class Submission(BaseModel):
     Context is read leniently, as a page gives it: a number where text is expected is
     taken as its text (``product_id: 42``), a digit string as a step number
     (``steps_total: "3"``), and an empty string as unset, like ``null``. Unknown keys
-    are refused.
+    are refused, except inside ``context``, where they are ignored.
 
     Field values are checked by the capture step against the order form's field map,
     so unknown fields may hold anything: they are dropped, never stored.
@@ -124,8 +148,11 @@ class Submission(BaseModel):
     form_id: Annotated[Text, Field(min_length=1, max_length=128)]
     """The order form's id."""
     fields: dict[str, Any] = Field(default_factory=dict)
-    """Raw form fields by input name. Values are checked by the capture step (a mapped
-    field must be text), so an unknown field may hold anything: it is dropped."""
+    """Raw form fields by input name: the value, or (as the snippet sends them) an
+    object ``{"value": ..., "autocomplete": ..., "text": ...}`` with the input's
+    autocomplete token and a select's chosen option text. Values are checked by the
+    capture step (a mapped field's value must be text), so an unknown field may hold
+    anything: it is dropped."""
     product_id: Annotated[Text, Field(max_length=128)] | None = None
     """The product's id."""
     product_name: Annotated[Text, Field(max_length=256)] | None = None
@@ -140,14 +167,42 @@ class Submission(BaseModel):
     """Number of steps of a multi-step order form."""
     contact_step: Annotated[int, Field(ge=1, le=100)] | None = None
     """The 1-based step on which contact data is entered."""
+    step: Annotated[int, Field(ge=1, le=100)] | None = None
+    """The step of a multi-step form the prospect is on, when the page knows it."""
+    preset: Preset | None = None
+    """The checkout platform's form preset (``data-preset``): ``PresetName``."""
+    last_field: FieldName = None
+    """The name (never the value) of the input the prospect had focused; one that
+    cannot be kept (too long, control characters) is left out, never refused."""
     consent: dict[ConsentChannel, bool] = Field(default_factory=dict)
     """Consent checkboxes by channel, as ticked by the prospect."""
     consent_version: Annotated[Text, Field(max_length=64)] | None = None
     """Version of the consent text shown next to the checkboxes."""
+    context: dict[str, Any] | None = None
+    """The page's context as one object, as the snippet sends it: its ``form_id``,
+    ``product_id`` ... ``consent_version`` are read as the keys of the same name above
+    (which win when both are given), any other key is ignored."""
     session_id: Token | None = None
     """The snippet's random browser-session id."""
     event_id: Token | None = None
     """The snippet's id for this capture, for idempotency."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _lift_context(cls, data: object) -> object:
+        # The snippet sends the page's context as one object: its known keys count as
+        # the top-level ones (which win), the rest (the script's own attributes) is
+        # ignored, so a page can pass anything through cartback.set().
+        if not isinstance(data, dict) or "context" not in data:
+            return data
+        bag = data["context"]
+        if not isinstance(bag, dict):
+            return data  # null is no context; anything else is refused as the field's type
+        lifted = {key: value for key, value in data.items() if key != "context"}
+        for key in _CONTEXT_KEYS:
+            if key in bag and key not in lifted:
+                lifted[key] = bag[key]
+        return lifted
 
     @field_validator(*_OPTIONAL_CONTEXT, mode="before")
     @classmethod

@@ -3,7 +3,8 @@
 1. the seller of record is an allowed entity (default: the US entity, ``"us"``);
 2. the prospect is outside the excluded regions (default: the EU); the country is
    normalised from alpha-2, alpha-3, numeric or an English name, and an unknown or
-   missing country fails closed;
+   missing country fails closed; when a form gave several countries (a billing and a
+   shipping address), every one must pass;
 3. a syntactically valid email address was entered (no DNS);
 4. on a multi-step order form, at least one step follows the contact-data step.
 
@@ -12,6 +13,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Annotated
 
@@ -88,12 +90,18 @@ class EligibilityPolicy(BaseModel):
         email: str | None,
         steps_total: int | None = None,
         contact_step: int | None = None,
+        countries: Sequence[str | None] | None = None,
     ) -> EligibilityResult:
         """Apply every rule and report all that fail.
 
-        ``steps_total``/``contact_step`` describe a multi-step form; ``None`` or a
-        single step means a one-page form, where rule 4 does not apply. A missing
-        ``contact_step`` on a multi-step form is taken as step 1.
+        ``country`` is the prospect's country in any spelling ``normalize_country``
+        reads. ``countries``, when given, replaces it: the countries a form gave,
+        already read as alpha-2 codes by the capture step (``None`` for one that means
+        nothing certain, such as a platform's number without its name); every one must
+        pass, and the result's country is the first. ``steps_total``/``contact_step``
+        describe a multi-step form; ``None`` or a single step means a one-page form,
+        where rule 4 does not apply. A missing ``contact_step`` on a multi-step form is
+        taken as step 1.
         """
         reasons: list[ReasonCode] = []
 
@@ -102,13 +110,20 @@ class EligibilityPolicy(BaseModel):
         elif seller.strip().casefold() not in self.allowed_sellers:
             reasons.append("seller_not_allowed")
 
-        code = normalize_country(country)
-        if country is None or (isinstance(country, str) and not country.strip()):
+        if countries is None:
+            if country is None or (isinstance(country, str) and not country.strip()):
+                countries = ()
+            else:
+                countries = (normalize_country(country),)
+        # Anything but an alpha-2 code (as read_country gives them) means nothing certain.
+        codes = [code for code in countries if code is not None and normalize_country(code) == code]
+        code = codes[0] if codes else None
+        if not countries:
             reasons.append("country_missing")
-        elif code is None:
-            reasons.append("country_unknown")
-        elif self.excluded(code):
+        elif any(self.excluded(known) for known in codes):
             reasons.append("country_excluded")
+        elif len(codes) < len(countries):  # a number without its name, a typo, ...
+            reasons.append("country_unknown")
 
         normalized = None
         if email is None or not email.strip():

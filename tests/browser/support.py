@@ -154,10 +154,11 @@ class FixtureSite:
     """A real HTTP server on 127.0.0.1 (a free port) for browser tests.
 
     GET ``/pages/NAME`` serves ``pages_dir/NAME``; in HTML, ``{{key}}`` placeholders take
-    the value of the query parameter ``key`` (defaults: ``PAGE_DEFAULTS``), so a test
-    chooses e.g. which build of the snippet a page loads. GET ``/NAME.js`` serves a file
-    of ``scripts_dir``. Every POST, to any path, is recorded and answered 204, or with
-    the status set by ``respond``.
+    the value of the query parameter ``key`` (defaults: ``use``, then ``PAGE_DEFAULTS``),
+    so a test chooses e.g. which build of the snippet a page loads. GET ``/NAME.js``
+    (or ``/DIR/NAME.js``) serves a file of ``scripts_dir``. Every POST, to any path, is
+    recorded; a POST to ``/pages/NAME`` (a form posted back, as a checkout's step is)
+    is answered with that page, any other with 204, or the status set by ``respond``.
     """
 
     def __init__(self, pages_dir: Path, scripts_dir: Path) -> None:
@@ -166,6 +167,7 @@ class FixtureSite:
         self._lock = threading.Lock()
         self._posts: list[Post] = []
         self._statuses: dict[str, int] = {}
+        self._defaults: dict[str, str] = {}
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
         self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
@@ -190,10 +192,18 @@ class FixtureSite:
         return f"{self.origin}/pages/{page}{query}"
 
     def reset(self) -> None:
-        """Forget recorded POSTs and status overrides (between tests)."""
+        """Forget recorded POSTs, status overrides and placeholder values (between tests)."""
         with self._lock:
             self._posts.clear()
             self._statuses.clear()
+            self._defaults.clear()
+
+    def use(self, **values: str) -> None:
+        """Fill placeholders with ``values`` on every page from now on, also on pages a
+        page opens itself (a form's action, a script's navigation), whose URLs carry no
+        query of the test's."""
+        with self._lock:
+            self._defaults.update(values)
 
     def respond(self, path: str, status: int) -> None:
         """Answer POSTs to ``path`` with ``status`` from now on."""
@@ -223,7 +233,8 @@ class FixtureSite:
 
     def _record(self, path: str, content_type: str, body: bytes) -> int:
         with self._lock:
-            status = self._statuses.get(path, HTTPStatus.NO_CONTENT)
+            default = HTTPStatus.OK if path.startswith("/pages/") else HTTPStatus.NO_CONTENT
+            status = self._statuses.get(path, default)
             self._posts.append(Post(path, content_type, body, status))
             return status
 
@@ -232,7 +243,7 @@ class FixtureSite:
         path = split.path
         if path.startswith("/pages/"):
             file = _inside(self.pages_dir, path.removeprefix("/pages/"))
-        elif path.count("/") == 1 and path.endswith(".js"):
+        elif path.endswith(".js"):
             file = _inside(self.scripts_dir, path[1:])
         else:
             file = None
@@ -240,7 +251,9 @@ class FixtureSite:
             return HTTPStatus.NOT_FOUND, "text/plain; charset=utf-8", b"not found"
         body = file.read_bytes()
         if file.suffix == ".html":
-            values = PAGE_DEFAULTS | dict(parse_qsl(split.query, keep_blank_values=True))
+            with self._lock:
+                defaults = PAGE_DEFAULTS | self._defaults
+            values = defaults | dict(parse_qsl(split.query, keep_blank_values=True))
 
             def fill(match: re.Match[str]) -> str:
                 return html.escape(values.get(match.group(1), match.group(0)))
@@ -271,7 +284,11 @@ def _handler_for(site: FixtureSite) -> type[BaseHTTPRequestHandler]:
                 self.headers.get("Content-Type", ""),
                 self.rfile.read(length),
             )
-            self._reply(status, "text/plain; charset=utf-8", b"")
+            if status == HTTPStatus.OK:  # a form posted to a page: the page comes back
+                status, content_type, body = site._render(self.path)
+                self._reply(status, content_type, body)
+            else:
+                self._reply(status, "text/plain; charset=utf-8", b"")
 
         def _reply(self, status: int, content_type: str, body: bytes) -> None:
             self.send_response(status)

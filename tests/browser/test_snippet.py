@@ -14,6 +14,7 @@ checked without waiting. Only debounced sends need a bounded quiet period.
 from __future__ import annotations
 
 import itertools
+import json
 import math
 import random
 import re
@@ -24,7 +25,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import Page, Route
 
-from cartback import contains_card_number, parse_submission
+from cartback import Submission, contains_card_number, parse_submission
 from cartback.notices import SessionNotice
 
 from .support import FixtureSite, PageLog, Post, SeenRequest, wait_until
@@ -68,6 +69,16 @@ HIDE_TAB = """() => {
   document.dispatchEvent(new Event("visibilitychange"));
 }"""
 
+CONTEXT_KEYS = Submission.model_fields.keys() - {
+    "v",
+    "fields",
+    "context",
+    "consent",
+    "session_id",
+    "event_id",
+    "last_field",
+}
+"""The keys of ``context`` the receiver reads."""
 CLASSIC_CONTEXT = {
     "form_id": "f1",
     "product_id": "p1",
@@ -134,11 +145,46 @@ def settle(page: Page) -> None:
     page.wait_for_timeout(QUIET * 1000)
 
 
+def values_of(body: dict[str, Any]) -> dict[str, str]:
+    """The capture's fields as their values (each field is sent as ``{"value",
+    "autocomplete", "text"}``; the hints have tests of their own)."""
+    fields: dict[str, Any] = body["fields"]
+    for sent in fields.values():
+        assert set(sent) <= {"value", "autocomplete", "text"}, sent
+        assert isinstance(sent["autocomplete"], str)
+    return {name: sent["value"] for name, sent in fields.items()}
+
+
+def lifted(body: dict[str, Any]) -> dict[str, Any]:
+    """A capture body with the known keys of its ``context`` lifted to the top level, as
+    the receiver reads them (a top-level key wins)."""
+    context = body.get("context") or {}
+    return {**{k: context[k] for k in CONTEXT_KEYS if k in context}, **body}
+
+
 def without_ids(body: dict[str, Any]) -> dict[str, Any]:
-    """A capture body minus its random ids, which the tests check separately."""
+    """A capture body minus its random ids (checked here), its fields as their values,
+    and without ``last_field`` (the focused input's name, which tests of their own
+    check): what the prospect typed, and the page's context as the receiver reads it
+    (the known keys of ``context``, the others ignored)."""
     assert ID.match(body.pop("session_id")), "session_id is a snippet id"
     assert ID.match(body.pop("event_id")), "event_id is a snippet id"
-    return body
+    body.pop("last_field", None)
+    context = body.pop("context", None) or {}
+    for key in CONTEXT_KEYS:
+        if key in context and key not in body:
+            body[key] = context[key]
+    return {**body, "fields": values_of(body)} if "fields" in body else body
+
+
+def settled_capture(site: FixtureSite, page: Page) -> Post:
+    """The capture once typing is over. Focus moving on changes ``last_field``, so a
+    prospect's typing may send a few captures: they all carry the same fields."""
+    site.wait_for_posts(CAPTURE, 1, page=page)
+    settle(page)
+    posts = site.posts(CAPTURE)
+    assert len({json.dumps(values_of(post.json()), sort_keys=True) for post in posts}) == 1
+    return posts[-1]
 
 
 def capture_where(
@@ -216,8 +262,8 @@ def test_nothing_is_sent_before_a_valid_email(page: Page, site: FixtureSite) -> 
     assert sent_by_page(page) == []
 
     fill(page, {"email": "ann@example.com"})
-    [post] = site.wait_for_posts(CAPTURE, 1, page=page)
-    assert post.json()["fields"] == {
+    post = settled_capture(site, page)
+    assert values_of(post.json()) == {
         "email": "ann@example.com",
         "first_name": "Ann",
         "phone": "+1 415 555 2671",
@@ -229,8 +275,11 @@ def test_empty_values_are_not_sent_and_values_are_trimmed(page: Page, site: Fixt
     fill(page, {"email": "  ann@example.com  ", "first_name": "   ", "city": "\t"})
     page.evaluate("cartback.capture()")
 
-    [post] = site.wait_for_posts(CAPTURE, 1, page=page)
-    assert post.json()["fields"] == {"email": "ann@example.com"}
+    site.wait_for_posts(CAPTURE, 1, page=page)
+    settle(page)  # focus moved on meanwhile: a capture may carry a later last_field
+    assert {str(values_of(post.json())) for post in site.posts(CAPTURE)} == {
+        str({"email": "ann@example.com"})
+    }
 
 
 @BUILDS
@@ -258,9 +307,9 @@ def test_never_sent_payment_plan_card_data_extra_and_private_fields(
     )
     page.evaluate("cartback.capture()")
 
-    [post] = site.wait_for_posts(CAPTURE, 1, page=page)
+    post = settled_capture(site, page)
     # "account" and "success" hold the letters cc, but are not card fields.
-    assert post.json()["fields"] == {
+    assert values_of(post.json()) == {
         "email": "ann@example.com",
         "account_type": "business",
         "success_story": "great",
@@ -284,8 +333,8 @@ def test_a_card_number_is_dropped_from_any_field(page: Page, site: FixtureSite) 
     )
     page.evaluate("cartback.capture()")
 
-    [post] = site.wait_for_posts(CAPTURE, 1, page=page)
-    assert post.json()["fields"] == {
+    post = settled_capture(site, page)
+    assert values_of(post.json()) == {
         "email": "ann@example.com",
         "last_name": "Lee ref 1234567890123",
         "postal_code": "12345",
@@ -349,7 +398,8 @@ def card_verdicts(page: Page, site: FixtureSite) -> list[tuple[str, bool, bool]]
              const before = window.__sent.length;
              cartback.capture();
              if (window.__sent.length === before) return null;  // unchanged: dropped
-             return JSON.parse(window.__sent[window.__sent.length - 1].body).fields.notes ?? null;
+             const body = JSON.parse(window.__sent[window.__sent.length - 1].body);
+             return body.fields.notes?.value ?? null;
            })""",
         values,
     )
@@ -431,8 +481,8 @@ def test_card_numbers_in_other_digits_are_dropped(
     open_page(page, site, "classic.html")
     fill(page, {"notes": f"card {number}", "first_name": "Vi", "email": "vi@example.com"})
     page.evaluate("cartback.capture()")
-    [post] = site.wait_for_posts(CAPTURE, 1, page=page)
-    assert post.json()["fields"] == {"email": "vi@example.com", "first_name": "Vi"}
+    post = settled_capture(site, page)
+    assert values_of(post.json()) == {"email": "vi@example.com", "first_name": "Vi"}
 
 
 @BUILDS
@@ -450,7 +500,7 @@ def test_a_long_parcel_number_is_sent_and_a_card_with_separators_is_not(
     fill(page, {"street": parcel, "notes": card, "first_name": "Vi", "email": "vi@example.com"})
     page.evaluate("cartback.capture()")
     [post] = site.wait_for_posts(CAPTURE, 1, page=page)
-    assert post.json()["fields"] == {
+    assert values_of(post.json()) == {
         "email": "vi@example.com",
         "first_name": "Vi",
         "street": parcel,
@@ -466,8 +516,8 @@ def test_consent_boxes_become_consent_not_fields(page: Page, site: FixtureSite) 
 
     body = capture_where(site, page, "consent", lambda b: len(b.get("consent", {})) == 2).json()
     assert body["consent"] == {"newsletter": True, "sms": True}
-    assert body["consent_version"] == "2024-05"
-    assert body["fields"] == {"email": "ann@example.com"}
+    assert lifted(body)["consent_version"] == "2024-05"
+    assert values_of(body) == {"email": "ann@example.com"}
 
     before = len(site.posts(CAPTURE))
     page.uncheck("#newsletter")
@@ -514,7 +564,7 @@ def test_woocommerce_checkout(page: Page, site: FixtureSite) -> None:
         site,
         page,
         "the capture after choosing to pay by card",
-        lambda b: b["fields"].get("payment_method") == "simplify_commerce",
+        lambda b: values_of(b).get("payment_method") == "simplify_commerce",
     )
     assert without_ids(assert_wire(post)) == {
         "form_id": "woo-checkout",
@@ -559,7 +609,7 @@ def test_multi_step_form_sends_its_steps(page: Page, site: FixtureSite) -> None:
     fill(page, {"cardNumber": "5555555555554444"})
     page.evaluate("cartback.capture()")
     last = capture_where(site, page, "step 2", lambda b: "city" in b["fields"])
-    assert last.json()["fields"] == {
+    assert values_of(last.json()) == {
         "contact_email": "cy@example.com",
         "first_name": "Cy",
         "street": "1 Rue Haute",
@@ -597,7 +647,7 @@ def test_a_hidden_tab_sends_by_beacon(page: Page, page_log: PageLog, site: Fixtu
     assert sent["via"] == "beacon"
     assert sent["queued"] is True
     [post] = site.wait_for_posts(CAPTURE, 1, page=page)
-    assert post.json()["fields"] == {"email": "eve@example.com"}
+    assert values_of(post.json()) == {"email": "eve@example.com"}
     assert post.body.decode() == sent["body"]
     assert [seen.resource_type for seen in page_log.requests if seen.url.endswith(CAPTURE)] == [
         "ping"
@@ -612,7 +662,7 @@ def test_closing_the_tab_sends_what_was_typed(page: Page, site: FixtureSite) -> 
     page.locator("#email").fill("fay@example.com")
     page.close(run_before_unload=True)
     [post] = site.wait_for_posts(CAPTURE, 1)
-    assert post.json()["fields"] == {"email": "fay@example.com"}
+    assert values_of(post.json()) == {"email": "fay@example.com"}
 
 
 def test_a_refused_beacon_falls_back_to_fetch_with_keepalive(page: Page, site: FixtureSite) -> None:
@@ -626,29 +676,28 @@ def test_a_refused_beacon_falls_back_to_fetch_with_keepalive(page: Page, site: F
     assert sent["keepalive"] is True
     [post] = site.wait_for_posts(CAPTURE, 1, page=page)
     assert post.content_type == TEXT_PLAIN
-    assert post.json()["fields"] == {"email": "gus@example.com"}
+    assert values_of(post.json()) == {"email": "gus@example.com"}
 
 
 def test_the_same_payload_is_never_sent_twice_in_a_row(page: Page, site: FixtureSite) -> None:
     open_page(page, site, "classic.html")
     fill(page, {"first_name": "Hal", "email": "hal@example.com"})
-    site.wait_for_posts(CAPTURE, 1, page=page)
-    settle(page)
-    assert len(sent_by_page(page, CAPTURE)) == 1
+    settled_capture(site, page)
+    sent = len(sent_by_page(page, CAPTURE))
 
-    # Focus moves, manual captures, a hidden tab: nothing changed, nothing is sent.
-    page.keyboard.press("Shift+Tab")
-    page.keyboard.press("Tab")
+    # Manual captures, a hidden tab: nothing changed, nothing is sent. (Focus moving
+    # to another input is a change: the capture's last_field names the focused input.)
     page.evaluate("cartback.capture(); cartback('capture')")
     page.evaluate(HIDE_TAB)
     settle(page)
-    assert len(sent_by_page(page, CAPTURE)) == 1
+    assert len(sent_by_page(page, CAPTURE)) == sent
 
-    fill(page, {"first_name": "Hale"})
+    page.locator("#first_name").fill("Hale")  # the focus stays: only the value changes
     page.evaluate("cartback.capture()")
-    posts = site.wait_for_posts(CAPTURE, 2, page=page)
-    assert len(sent_by_page(page, CAPTURE)) == 2
-    assert [post.json()["fields"]["first_name"] for post in posts] == ["Hal", "Hale"]
+    posts = site.wait_for_posts(CAPTURE, sent + 1, page=page)
+    assert len(sent_by_page(page, CAPTURE)) == sent + 1
+    assert values_of(posts[-1].json())["first_name"] == "Hale"
+    assert values_of(posts[-2].json())["first_name"] == "Hal"
     assert_no_repeats(posts)
 
 
@@ -667,7 +716,7 @@ def test_ids_make_captures_idempotent(page: Page, site: FixtureSite) -> None:
     bodies = [post.json() for post in posts]
     assert len({body["session_id"] for body in bodies}) == 1, "one session per tab"
     assert len({body["event_id"] for body in bodies}) == len(bodies), "one event id per send"
-    assert page.evaluate("Object.keys(sessionStorage)") == ["cartback"]
+    assert sorted(page.evaluate("Object.keys(sessionStorage)")) == ["cartback", "cartbackSent"]
 
     other = page.context.new_page()  # another tab: another session
     open_page(other, site, "classic.html")
@@ -687,7 +736,8 @@ def test_opt_out_link_stops_capture_and_asks_for_deletion(
 ) -> None:
     open_page(page, site, "classic.html", snippet=snippet)
     fill(page, {"email": "ivy@example.com"})
-    [capture] = site.wait_for_posts(CAPTURE, 1, page=page)
+    capture = settled_capture(site, page)
+    before = len(sent_by_page(page, CAPTURE))
     session_id = capture.json()["session_id"]
 
     page.click("#no-thanks")
@@ -703,7 +753,7 @@ def test_opt_out_link_stops_capture_and_asks_for_deletion(
     page.evaluate("cartback.capture()")
     page.evaluate(HIDE_TAB)
     settle(page)
-    assert len(sent_by_page(page, CAPTURE)) == 1, "only the capture before the opt-out"
+    assert len(sent_by_page(page, CAPTURE)) == before, "only the captures before the opt-out"
 
     page.reload(wait_until="domcontentloaded")  # the choice lasts for the session
     assert_loaded(page)
@@ -712,7 +762,7 @@ def test_opt_out_link_stops_capture_and_asks_for_deletion(
     page.click("#no-thanks")
     settle(page)
     assert sent_by_page(page) == []
-    assert len(site.posts(CAPTURE)) == 1
+    assert len(site.posts(CAPTURE)) == before
     assert len(site.posts(OPTOUT)) == 1
 
 
@@ -733,7 +783,8 @@ def test_submit_stops_capture_and_reports_the_order(
 ) -> None:
     open_page(page, site, "classic.html", snippet=snippet)
     fill(page, {"first_name": "Kim", "email": "kim@example.com"})
-    captures = site.wait_for_posts(CAPTURE, 1, page=page)
+    settled_capture(site, page)
+    captures = site.posts(CAPTURE)
     session_id = captures[0].json()["session_id"]
 
     page.click("#buy")
@@ -742,13 +793,14 @@ def test_submit_stops_capture_and_reports_the_order(
     body = assert_wire(complete)
     assert set(body) == {"session_id", "event_id", "form_id"}
     assert (body["session_id"], body["form_id"]) == (session_id, "f1")
+    # The purchase sends no capture (it could arrive after the order and open a new cart).
+    settle(page)
     assert site.posts(CAPTURE) == captures, "nothing captured while leaving after the order"
 
     # A later order in the same tab is a new cart, with a new session.
     open_page(page, site, "classic.html", snippet=snippet)
     fill(page, {"email": "kim@example.com"})
-    later = site.wait_for_posts(CAPTURE, len(captures) + 1, page=page)[-1].json()
-    assert later["session_id"] != session_id
+    capture_where(site, page, "a capture in a new session", lambda b: b["session_id"] != session_id)
 
 
 def test_submit_before_any_capture_stops_capture(page: Page, site: FixtureSite) -> None:
@@ -769,7 +821,7 @@ def test_single_page_checkout_uses_the_api(page: Page, site: FixtureSite) -> Non
     open_page(page, site, "spa.html")
     page.click("#start")  # the form appears after the snippet loaded
     fill(page, {"spa-name": "Max", "spa-email": "max@example.com"})
-    [post] = site.wait_for_posts(CAPTURE, 1, page=page)
+    post = settled_capture(site, page)
     assert without_ids(post.json()) == {
         "form_id": "spa-checkout",  # set by the app, as the tag has no data-form-id
         "product_id": "plan-pro",
@@ -784,7 +836,9 @@ def test_single_page_checkout_uses_the_api(page: Page, site: FixtureSite) -> Non
         "cartback.set({cart_value: 19, product_name: null, steps_total: '2', contactStep: 1,"
         " unknown: 'x', fields: 'no'}); cartback.capture()"
     )
-    changed = site.wait_for_posts(CAPTURE, 2, page=page)[-1].json()
+    changed = capture_where(
+        site, page, "the new context", lambda b: "steps_total" in lifted(b)
+    ).json()
     assert without_ids(changed) == {  # values as given: the receiver converts and unsets
         "form_id": "spa-checkout",
         "product_id": "plan-pro",
@@ -832,7 +886,8 @@ def test_a_failed_capture_is_sent_again_by_the_next_trigger(
     page_log.allow_console_error(r"status of 500")
     site.respond(CAPTURE, 500)
     open_page(page, site, "classic.html")
-    fill(page, {"email": "ola@example.com"})
+    page.locator("#email").fill("ola@example.com")  # no blur: one capture, by hand
+    page.evaluate("cartback.capture()")
 
     [failed] = site.wait_for_posts(CAPTURE, 1, page=page)
     settle(page)
@@ -841,7 +896,7 @@ def test_a_failed_capture_is_sent_again_by_the_next_trigger(
     page.evaluate(HIDE_TAB)  # the next trigger sends the same fields, as a new event
     first, again = site.wait_for_posts(CAPTURE, 2, page=page)
     assert first == failed
-    assert again.json()["fields"] == first.json()["fields"] == {"email": "ola@example.com"}
+    assert values_of(again.json()) == values_of(first.json()) == {"email": "ola@example.com"}
     assert again.json()["event_id"] != first.json()["event_id"]
 
     page.click("#buy")  # the shop's form still works
@@ -977,3 +1032,123 @@ def test_no_long_task_while_loading_or_typing(page: Page, site: FixtureSite) -> 
         " return (performance.now() - t) / 20; }"
     )
     assert cost < 16
+
+
+# --- autocomplete, option texts, steps, presets -----------------------------------------
+
+
+def test_each_field_goes_out_with_its_autocomplete_token_and_option_text(
+    page: Page, site: FixtureSite
+) -> None:
+    open_page(page, site, "woocommerce.html")
+    fill(page, {"billing_email": "bea@example.com", "billing_postcode": "78701"})
+    page.select_option("#billing_country", "US")
+    page.locator("#billing_city").focus()
+    page.evaluate("cartback.capture()")
+    post = capture_where(
+        site, page, "the focused city", lambda b: b.get("last_field") == "billing_city"
+    )
+    body = post.json()
+    assert body["fields"] == {
+        # "email username" is outside the autofill grammar: the browser reads it as "".
+        "billing_email": {"value": "bea@example.com", "autocomplete": ""},
+        "billing_postcode": {"value": "78701", "autocomplete": "postal-code"},
+        "billing_country": {"value": "US", "autocomplete": "country", "text": "United States (US)"},
+        "payment_method": {"value": "bacs", "autocomplete": ""},  # checked by default
+    }
+    # last_field: the focused input's name (never its value), here an empty one.
+
+
+def test_a_preset_and_an_explicit_step_go_out_as_given(page: Page, site: FixtureSite) -> None:
+    open_page(page, site, "prestashop-1.html")
+    page.evaluate("cartback.set({step: 1})")
+    fill(page, {"field-email": "pat@example.com"})
+    post = capture_where(site, page, "a capture", lambda b: "email" in b["fields"])
+    body = lifted(post.json())
+    assert (body["preset"], body["step"]) == ("prestashop", 1)
+
+
+def test_a_steps_submit_carries_capture_on_to_the_next_steps_page(
+    page: Page, site: FixtureSite
+) -> None:
+    open_page(page, site, "prestashop-1.html")
+    fill(
+        page, {"field-firstname": "Pat", "field-lastname": "Poe", "field-email": "pat@example.com"}
+    )
+    first = capture_where(site, page, "step 1", lambda b: "firstname" in b["fields"]).json()
+    page.check("[name=customer_privacy]")
+    page.check("[name=psgdpr]")
+    with page.expect_navigation(url="**/pages/prestashop-2.html"):
+        page.click("[name=continue]")
+    assert_loaded(page)
+    assert site.posts(COMPLETE) == [], "a step's submit is not the purchase"
+
+    fill(page, {"field-city": "Austin"})
+    later = capture_where(site, page, "step 2", lambda b: "city" in b["fields"]).json()
+    assert later["session_id"] == first["session_id"]
+    # The first step's email, no longer on this page, is carried on; its names are typed
+    # again by PrestaShop (prefilled), and this page's values win.
+    assert values_of(later) == {
+        "firstname": "Ann",
+        "email": "pat@example.com",
+        "customer_privacy": "1",
+        "psgdpr": "1",
+        "lastname": "Lee",
+        "city": "Austin",
+        "use_same_address": "1",
+    }
+
+
+def test_a_submit_captures_what_a_single_page_step_is_about_to_remove(
+    page: Page, site: FixtureSite
+) -> None:
+    open_page(page, site, "bigcommerce.html", debounce="60000")
+    page.locator("#email").fill("quick@example.com")  # no blur: straight to Continue
+    page.click("#checkout-customer-continue")
+    post = capture_where(site, page, "the email", lambda b: "email" in b["fields"])
+    assert values_of(post.json()) == {"email": "quick@example.com"}
+    assert site.posts(COMPLETE) == []
+    assert page.locator("#email").count() == 0, "the step's inputs are gone"
+
+
+def test_the_purchase_and_the_opt_out_drop_the_carried_fields(
+    page: Page, site: FixtureSite
+) -> None:
+    open_page(page, site, "classic.html")
+    fill(page, {"email": "max@example.com"})
+    site.wait_for_posts(CAPTURE, 1, page=page)
+    assert "max@example.com" in page.evaluate("sessionStorage.cartbackSent")
+    page.evaluate(
+        "document.querySelector('#order').addEventListener('submit', e => e.preventDefault())"
+    )
+    page.click("#buy")
+    site.wait_for_posts(COMPLETE, 1, page=page)
+    assert page.evaluate("Object.keys(sessionStorage)") == ["cartback"]
+
+    open_page(page, site, "classic.html")
+    fill(page, {"email": "max@example.com"})
+    capture_where(site, page, "a new session", lambda b: len(site.posts(COMPLETE)) == 1)
+    page.evaluate("cartback.optOut()")
+    site.wait_for_posts(OPTOUT, 1, page=page)
+    assert page.evaluate("Object.entries(sessionStorage)") == [["cartback", "-"]]
+
+
+def test_on_a_preset_checkout_only_a_submit_holding_the_payment_choice_is_the_purchase(
+    page: Page, site: FixtureSite
+) -> None:
+    open_page(page, site, "shopify-payment.html")  # data-preset="shopify"
+    page.evaluate(
+        "document.querySelector('form').addEventListener('submit', e => e.preventDefault())"
+    )
+    page.evaluate("document.querySelector('[name=\"checkout[payment_gateway]\"]').remove()")
+    page.click("#continue_button")
+    assert sent_by_page(page, COMPLETE) == [], "no payment choice: a step"
+    page.evaluate(
+        """() => {
+          const radio = Object.assign(document.createElement('input'),
+            {type: 'radio', name: 'checkout[payment_gateway]', value: '1', checked: true});
+          document.querySelector('form').append(radio);
+        }"""
+    )
+    page.click("#continue_button")
+    assert [sent["url"] for sent in sent_by_page(page, COMPLETE)] == [COMPLETE]

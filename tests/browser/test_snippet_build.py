@@ -81,3 +81,11 @@ def test_docs_quote_the_recorded_sizes() -> None:
     ]:
         row = f"| {label} | {recorded[key]:,} |"
         assert row in docs, f"docs/snippet.md should have the row {row!r} (see size.json)"
+
+
+def test_the_budget_is_the_one_the_docs_state() -> None:
+    """Issue 15 with issue 14's diagnostics: 1,300 bytes min+gzip, stated in the docs."""
+    budget = _json(SNIPPET / "package.json")["sizeBudget"]["minGzip"]
+    assert budget == 1300
+    docs = " ".join((SNIPPET.parent / "docs" / "snippet.md").read_text(encoding="utf-8").split())
+    assert f"the budget, {budget:,} bytes min+gzip" in docs

@@ -261,3 +261,24 @@ def test_policy_json_round_trip(policy: EligibilityPolicy) -> None:
 def test_policy_is_frozen() -> None:
     with pytest.raises(ValidationError):
         DEFAULT.require_email = False  # type: ignore[misc]
+
+
+@pytest.mark.parametrize(
+    ("countries", "reasons", "country"),
+    [
+        (("US",), (), "US"),
+        (("US", "CA"), (), "US"),
+        ((), ("country_missing",), None),
+        ((None,), ("country_unknown",), None),
+        (("US", None), ("country_unknown",), "US"),
+        (("US", "FR"), ("country_excluded",), "US"),
+        ((None, "DE"), ("country_excluded",), "DE"),
+        (("France",), ("country_unknown",), None),  # read them first: alpha-2 codes only
+        (("us",), ("country_unknown",), None),
+    ],
+)
+def test_every_country_a_form_gave_must_pass(
+    countries: tuple[str | None, ...], reasons: tuple[str, ...], country: str | None
+) -> None:
+    result = DEFAULT.check(seller="us", country="US", countries=countries, email="a@example.com")
+    assert (result.reasons, result.country) == (reasons, country)

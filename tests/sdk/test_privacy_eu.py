@@ -1,8 +1,10 @@
 """The headline privacy property: a prospect in the EU is written nowhere.
 
 For every EU member state and EU special territory, in every accepted spelling and
-casing, ``Cartback.capture`` answers ``not_stored`` with ``country_excluded`` and the
-prospect's email never reaches the SQLite file, its WAL, the outbox or the ledger.
+casing, ``Cartback.capture`` answers ``not_stored`` and the prospect's email never
+reaches the SQLite file, its WAL, the outbox or the ledger: ``country_excluded`` for a
+country it can name, ``country_unknown`` for an ISO 3166-1 number on a form that does
+not say its numbers are ISO ones (a platform's own number could be any country).
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from cartback import (
     EU_SPECIAL_TERRITORIES,
     Cartback,
     InvalidInputError,
+    OrderForm,
     SQLiteStore,
 )
 from tests.conftest import FakeClock
@@ -127,7 +130,8 @@ def test_every_eu_spelling_is_refused_and_written_nowhere(
                         continue
                     result = client.capture(body)
                     assert result.status == "not_stored", (code, cased, field)
-                    assert result.reasons == ("country_excluded",), (code, cased, field)
+                    reason = "country_unknown" if str(cased).isdigit() else "country_excluded"
+                    assert result.reasons == (reason,), (code, cased, field)
                     assert result.cart is None
                     assert not result.stored
     assert checked > 34 * 5 * 3
@@ -241,5 +245,25 @@ def test_property_eu_prospects_are_never_written(
         return
     result = client.capture(body, fallback_country=fallback)
     assert result.status == "not_stored"
-    assert "country_excluded" in result.reasons
+    typed = next((str(v) for k, v in body["fields"].items() if "country" in k), None)
+    if typed is not None and typed.strip().isdigit():
+        assert "country_unknown" in result.reasons  # no form says its numbers are ISO
+    else:
+        assert "country_excluded" in result.reasons
     assert_written_nowhere(store, db_path, [email])
+
+
+@pytest.mark.parametrize("code", EU_CODES)
+def test_iso_numbers_on_a_form_that_says_so_are_read_and_refused(
+    store: SQLiteStore, db_path: Path, clock: FakeClock, code: str
+) -> None:
+    form = OrderForm(form_id="iso", iso_numeric_countries=True)
+    client = Cartback(store, clock=clock, forms={"iso": form})
+    country: Any = pycountry.countries.get(alpha_2=code)
+    emails = []
+    for number in (country.numeric, str(int(country.numeric))):
+        email = f"iso.{code}.{number}@example.com"
+        emails.append(email)
+        result = client.capture(submission(email=email, form_id="iso", country=number))
+        assert result.reasons == ("country_excluded",)
+    assert_written_nowhere(store, db_path, emails)

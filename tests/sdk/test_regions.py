@@ -16,6 +16,7 @@ from cartback import (
     REGIONS,
     normalize_country,
 )
+from cartback._regions import read_country
 
 THE_27 = {
     "AT", "BE", "BG", "HR", "CY", "CZ", "DK", "EE", "FI", "FR", "DE", "GR", "HU", "IE",
@@ -152,3 +153,38 @@ def test_none_and_bool_are_none() -> None:
 def test_normalize_country_returns_a_real_code_or_none(value: str) -> None:
     result = normalize_country(value)
     assert result is None or pycountry.countries.get(alpha_2=result) is not None
+
+
+# -- a form's country input -----------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("value", "kwargs", "code"),
+    [
+        ("FR", {}, "FR"),
+        ("fr", {"text": "France"}, "FR"),
+        ("US", {"text": "United States (US)"}, "US"),  # a text that is no name: the value
+        ("8", {}, None),  # a bare number means nothing by itself
+        ("008", {}, None),
+        ("8", {"iso_numeric": True}, "AL"),  # unless the form says its numbers are ISO
+        ("250", {"iso_numeric": True}, "FR"),
+        ("8", {"text": "France"}, "FR"),
+        ("8", {"values": {"8": "FR"}}, "FR"),
+        ("8", {"values": {"8": "FR"}, "text": "Albania"}, None),  # they disagree
+        ("21", {"values": {"8": "FR"}, "text": "Vereinigte Staaten"}, None),
+        ("US", {"text": "Germany"}, None),
+        ("12", {"text": "12"}, None),
+        ("Germany", {}, "DE"),
+        ("Narnia", {"text": "Narnia"}, None),
+    ],
+)
+def test_read_country(value: str, kwargs: dict[str, Any], code: str | None) -> None:
+    assert read_country(value, **kwargs) == code
+
+
+@settings(max_examples=300, deadline=None)
+@given(number=st.integers(min_value=0, max_value=999), pad=st.sampled_from(["", "0", "00"]))
+def test_property_no_bare_number_names_a_country_unless_the_form_says_so(
+    number: int, pad: str
+) -> None:
+    assert read_country(f"{pad}{number}") is None

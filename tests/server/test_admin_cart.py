@@ -7,25 +7,13 @@ import dataclasses
 import html
 
 import pytest
-from starlette.applications import Starlette
 from starlette.testclient import TestClient
 
 from cartback import Cartback
-from server_example.app import create_app
 from server_example.settings import Settings
 from tests.conftest import FakeClock
-from tests.server.fixtures import RECEIVER_PASSWORD, FakeMonotonic
+from tests.server.fixtures import RECEIVER_PASSWORD
 from tests.server.support import log_in
-
-
-@pytest.fixture
-def receiver_app(
-    receiver_settings: Settings, clock: FakeClock, receiver_monotonic: FakeMonotonic
-) -> Starlette:
-    """The receiver without its dispatcher thread: the tests tick it themselves."""
-    settings = dataclasses.replace(receiver_settings, dispatcher=False)
-    return create_app(settings, clock=clock, monotonic=receiver_monotonic)
-
 
 CAPTURE = {
     "form_id": "f1",
@@ -33,6 +21,12 @@ CAPTURE = {
     "product_name": "Sourdough <script>alert(1)</script>",
     "fields": {"email": "jane@example.com", "first_name": "Jane", "country": "US"},
 }
+
+
+@pytest.fixture
+def receiver_settings(receiver_settings: Settings) -> Settings:
+    """The receiver without its background dispatcher: these tests tick it themselves."""
+    return dataclasses.replace(receiver_settings, dispatcher=False)
 
 
 def test_the_cart_page_shows_the_flow_messages_and_previews(

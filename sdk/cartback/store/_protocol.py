@@ -588,6 +588,18 @@ class Store(Protocol):
         first."""
         ...
 
+    def iter_messages(
+        self,
+        *,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        batch: int = 1000,
+    ) -> Iterator[MessageRecord]:
+        """Every recovery message record whose ``at`` is in ``[since, until]``, read
+        ``batch`` at a time in id order (keyset paging on the primary key: memory flat
+        and each row read once, whatever the number of messages; not in time order)."""
+        ...
+
     def activities(self, prospect: str) -> list[Activity]:
         """A prospect's tracked activity, oldest first."""
         ...

@@ -996,6 +996,38 @@ class SqlStore:
         )
         return [MessageRecord.model_validate_json(body) for (body,) in rows]
 
+    def iter_messages(
+        self,
+        *,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        batch: int = 1000,
+    ) -> Iterator[MessageRecord]:
+        """Message records with ``at`` in ``[since, until]``, by id, ``batch`` at a time."""
+        if not 1 <= batch <= 10_000:
+            raise InvalidInputError("batch must be 1-10000", field="batch", reason="out_of_range")
+        bounds = ""
+        params: list[object] = []
+        if since is not None:
+            bounds += " AND at >= ?"
+            params.append(self._dialect.ts(since))
+        if until is not None:
+            bounds += " AND at <= ?"
+            params.append(self._dialect.ts(until))
+        after = ""
+        while True:
+            rows = self._reading(
+                _statement(
+                    f"SELECT id, body FROM messages WHERE id > ?{bounds} ORDER BY id LIMIT ?",
+                    [after, *params, batch],
+                )
+            )
+            for _, body in rows:
+                yield MessageRecord.model_validate_json(body)
+            if len(rows) < batch:
+                return
+            after = str(rows[-1][0])
+
     def activities(self, prospect: str) -> list[Activity]:
         """A prospect's tracked activity, oldest first."""
         rows = self._reading(
