@@ -39,8 +39,10 @@ from cartback.webhooks._worker import WorkerSettings
 from server_example.admin_auth import AdminAuth
 from server_example.admin_carts import CartPages
 from server_example.admin_export import Exports
+from server_example.admin_flows import FlowPages
 from server_example.admin_overview import Overview
 from server_example.admin_pages import icon
+from server_example.admin_segments import SegmentPages
 from server_example.admin_tickets import TicketPages
 from server_example.admin_webhooks import WebhookPages
 from server_example.backend_api import BackendApi
@@ -237,6 +239,8 @@ def create_app(
         Route("/favicon.ico", icon, methods=["GET"]),
         *auth.routes(),
         *Overview(auth, recovery).routes(),
+        *SegmentPages(auth).routes(),
+        *FlowPages(auth, recovery).routes(),
         *dashboard.routes(),
         *Exports(auth, dashboard, tickets).routes(),
         *CartPages(auth, recovery).routes(),
