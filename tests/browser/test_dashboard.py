@@ -444,3 +444,207 @@ def test_each_ticket_filter(
     page.get_by_role("button", name="Filter").click()
     expect(rows).to_have_count(1)
     shoot(page, "tickets")
+
+
+# -- the overview, segments and flows ----------------------------------------------------
+
+XSS = '<script>window.__xss=1</script><img src=x onerror="window.__xss=1">'
+SVG_XSS = '"><svg onload="window.__xss=1">'
+INSIGHT_PAGES = ("/admin", "/admin/segments?products=p1", "/admin/flows")
+HEADINGS = {"/admin": "Overview", "/admin/segments": "Segments", "/admin/flows": "Flows"}
+
+
+def heading_of(path: str) -> str:
+    return HEADINGS[path.split("?")[0]]
+
+
+def test_the_overview_segments_and_flows_through_the_navigation(
+    page: Page, live_receiver: str, carts: list[Cart]
+) -> None:
+    log_in(page, live_receiver, start="/admin", heading="Overview")
+    expect(page.locator('[data-figure="abandoned"] .value')).to_have_text("3")
+    page.get_by_label("Period", exact=True).select_option("7d")
+    page.get_by_role("button", name="Show").click()
+    expect(page).to_have_url(re.compile(r"/admin\?period=7d"))
+    expect(page.locator("#period-label")).to_contain_text("Last 7 days")
+    expect(page.locator("#chart-hours svg")).to_be_visible()
+
+    nav = page.get_by_role("navigation", name="Dashboard")
+    nav.get_by_role("link", name="Segments").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Segments")
+    expect(page.locator("#no-saved")).to_be_visible()
+    page.get_by_label("Product ids (comma-separated, any of them)").fill("p1")
+    page.get_by_role("button", name="Show its carts").click()
+    expect(page.locator("#segment-carts .email")).to_have_text(
+        ["cy@example.com", "ann@example.com"]
+    )
+    with page.expect_download() as info:
+        page.get_by_role("button", name="Export 2 carts as CSV").click()
+    text = Path(info.value.path()).read_text(encoding="utf-8-sig")
+    rows = list(csv.reader(io.StringIO(text), delimiter=";"))
+    assert [row[rows[0].index("email")] for row in rows[1:]] == [
+        "cy@example.com",
+        "ann@example.com",
+    ]
+
+    page.get_by_label("Save as (letters, digits, spaces, - and _)").fill("Loaf lovers")
+    page.get_by_role("button", name="Save the segment").click()
+    expect(page.get_by_role("status").first).to_have_text("Segment saved.")
+    expect(page.locator("#saved tbody tr")).to_have_count(1)
+    page.get_by_label("Product ids (comma-separated, any of them)").fill("")
+    page.get_by_role("button", name="Delete Loaf lovers").click()
+    expect(page.get_by_role("status").first).to_have_text("Segment deleted.")
+    expect(page.locator("#saved")).to_have_count(0)
+
+    nav.get_by_role("link", name="Flows").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Flows")
+    expect(page.locator('article[data-flow="conversational"]').first).to_contain_text(
+        "every other cart"
+    )
+    shoot(page, "flows")
+
+
+@pytest.mark.parametrize(
+    ("path", "first_control"),
+    [("/admin", "Period"), ("/admin/segments", "Carts that match"), ("/admin/flows", "Period")],
+)
+def test_the_keyboard_reaches_the_insight_forms(
+    page: Page, live_receiver: str, carts: list[Cart], path: str, first_control: str
+) -> None:
+    log_in(page, live_receiver, start=path, heading=heading_of(path))
+    page.goto(live_receiver + path)
+    page.keyboard.press("Tab")
+    expect(page.get_by_role("link", name="Skip to the content")).to_be_focused()
+    page.keyboard.press("Enter")
+    page.keyboard.press("Tab")
+    expect(page.get_by_label(first_control, exact=True)).to_be_focused()
+
+    # the segment JSON's box is folded away: the keyboard reaches its summary instead
+    expected = [
+        "<summary>Or write the segment as JSON</summary>"
+        if html.startswith('<textarea id="json"')
+        else html
+        for html in focusable(page)
+    ]
+    page.goto(live_receiver + path)
+    reached: list[str] = []
+    for _ in range(4 * len(expected)):
+        page.keyboard.press("Tab")
+        focus = describe_focus(page)
+        if focus is None:
+            break
+        assert focus["outline"] != "none", focus
+        if not reached or reached[-1] != focus["html"]:
+            reached.append(focus["html"])
+        if len(reached) >= len(expected):
+            break
+    assert reached == expected
+    assert any("<button" in html and "submit" in html for html in reached)
+
+
+@pytest.mark.parametrize("path", INSIGHT_PAGES)
+def test_on_a_phone_the_insight_pages_do_not_scroll_sideways(
+    page: Page, live_receiver: str, carts: list[Cart], path: str
+) -> None:
+    page.set_viewport_size(PHONE)
+    log_in(
+        page,
+        live_receiver,
+        start=path,
+        heading=heading_of(path),
+    )
+    shoot(page, "phone" + path.replace("/", "-").replace("?", "-"))
+    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+    for svg in page.locator("main svg").all():
+        box = svg.bounding_box()
+        assert box is not None
+        assert box["x"] >= 0
+        assert box["x"] + box["width"] <= PHONE["width"]
+
+
+@pytest.mark.parametrize("path", INSIGHT_PAGES)
+def test_dark_mode_keeps_the_insight_pages_and_charts_readable(
+    page: Page, live_receiver: str, carts: list[Cart], path: str
+) -> None:
+    page.emulate_media(color_scheme="dark")
+    log_in(
+        page,
+        live_receiver,
+        start=path,
+        heading=heading_of(path),
+    )
+    shoot(page, "dark" + path.replace("/", "-").replace("?", "-"))
+    background = page.evaluate("getComputedStyle(document.body).backgroundColor")
+    assert contrast(background, "rgb(0, 0, 0)") < 2
+    texts = page.locator("main h1, main h2, main p, main td, main th, main label, main svg text")
+    assert texts.count() > 3
+    for index in range(texts.count()):
+        item = texts.nth(index)
+        if not item.is_visible():
+            continue
+        fill = item.evaluate(
+            "el => getComputedStyle(el)[el instanceof SVGElement ? 'fill' : 'color']"
+        )
+        opacity = float(item.evaluate("el => getComputedStyle(el).opacity"))
+        if opacity < 1:  # a muted chart label: mixed with the background
+            fill = _mix(fill, background, opacity)
+        assert contrast(fill, background) >= 4.5, item.evaluate("el => el.outerHTML.slice(0, 80)")
+
+
+def _mix(color: str, background: str, alpha: float) -> str:
+    def channels(value: str) -> list[float]:
+        return [float(x) for x in re.findall(r"[\d.]+", value)[:3]]
+
+    mixed = [
+        round(a * alpha + b * (1 - alpha))
+        for a, b in zip(channels(color), channels(background), strict=True)
+    ]
+    return f"rgb({mixed[0]}, {mixed[1]}, {mixed[2]})"
+
+
+def test_no_stored_value_runs_a_script_on_any_page(
+    page: Page, live_receiver: str, receiver_app: Starlette, clock: FakeClock
+) -> None:
+    # page_log fails the test on any console error: a script or image the page's CSP
+    # refused, or an image fetched from "x", would log one
+    cartback = facade(receiver_app)
+    seed(
+        cartback,
+        clock,
+        [
+            cart_submission(
+                "x@example.com",
+                product_id=XSS,
+                product_name=XSS,
+                form_id=SVG_XSS,
+                step=2,
+                steps_total=3,
+                last_field=XSS,
+                fields={"first_name": XSS, "city": SVG_XSS},
+            )
+        ],
+    )
+    segment = {"type": "product", "product_id": XSS}
+    cartback.save_segment("odd one", segment)
+    log_in(page, live_receiver, start="/admin", heading="Overview")
+    paths = [
+        "/admin",
+        "/admin/carts",
+        "/admin/segments",
+        "/admin/segments?saved=odd+one",
+        "/admin/flows",
+    ]
+    for path in paths:
+        page.goto(live_receiver + path)
+        expect(page.locator("main")).to_be_visible()
+        assert page.evaluate("window.__xss === undefined"), path
+        assert page.locator("main script, main img, main svg svg").count() == 0, path
+    page.goto(live_receiver + "/admin")
+    chart = page.locator("#chart-products")
+    assert XSS[:20] in chart.inner_text()  # the bar's label, shortened, as text
+    assert XSS in (chart.locator("desc").text_content() or "")  # in full for screen readers
+    fields = page.locator("#chart-fields-1")
+    assert SVG_XSS in (fields.locator("h3").text_content() or "")  # the form id, as text
+    assert XSS in (fields.locator("desc").text_content() or "")  # the last field touched
+    page.goto(live_receiver + "/admin/segments?saved=odd+one")
+    assert XSS in page.locator("#description").inner_text()
