@@ -2,9 +2,10 @@
 same-origin checks on every form post, small urlencoded forms, and the layout's context
 (the navigation's current section, the time formats).
 
-The pages are ``dashboard`` (the carts), ``admin_carts`` (one cart), ``admin_export``
-(CSV downloads), ``admin_tickets`` and ``admin_webhooks``; each takes the ``AdminAuth``
-whose session and password they honour.
+The pages are ``admin_overview`` (the landing page), ``dashboard`` (the carts),
+``admin_carts`` (one cart), ``admin_segments``, ``admin_flows``, ``admin_export`` (CSV
+downloads), ``admin_tickets`` and ``admin_webhooks``; each takes the ``AdminAuth`` whose
+session and password they honour.
 """
 
 from __future__ import annotations
