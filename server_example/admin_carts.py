@@ -18,8 +18,9 @@ from starlette.responses import PlainTextResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from cartback import CartNotFoundError, preview
-from server_example.admin_pages import AdminPages, when
-from server_example.dashboard import Dashboard
+from server_example.admin_auth import AdminAuth
+from server_example.admin_pages import AdminPages
+from server_example.admin_views import consent_summary
 from server_example.recovery import RecoveryRunner
 
 __all__ = ["CartPages"]
@@ -30,8 +31,10 @@ _ID: Final = re.compile(r"cart_[A-Za-z0-9_]{1,64}")
 class CartPages(AdminPages):
     """The cart page."""
 
-    def __init__(self, dashboard: Dashboard, recovery: RecoveryRunner) -> None:
-        super().__init__(dashboard)
+    section = "carts"
+
+    def __init__(self, auth: AdminAuth, recovery: RecoveryRunner) -> None:
+        super().__init__(auth)
         self.recovery = recovery
 
     def routes(self) -> list[BaseRoute]:
@@ -68,11 +71,11 @@ class CartPages(AdminPages):
         return {
             "cart": cart,
             "consents": consents,
+            "consent": consent_summary(consents, cart.newsletter_opt_in),
             "scheduled": cartback.store.enrolment(cart.id),
             "messages": cartback.messages(cart.id),
             "replies": cartback.replies(prospect, limit=20) if prospect else [],
             "previews": previews,
-            "when": when,
         }
 
     async def detail(self, request: Request) -> Response:

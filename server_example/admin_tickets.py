@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import re
 from typing import Any, Final, get_args
+from urllib.parse import urlencode
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -22,27 +23,29 @@ from starlette.responses import PlainTextResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from cartback import CartNotFoundError, ConfigurationError, InvalidInputError
-from cartback.store import TicketQuery
-from cartback.tickets import Ticket, TicketNotFoundError, TicketResolution, TicketStatus
-from server_example.admin_pages import AdminPages, first, when
-from server_example.dashboard import Dashboard
+from cartback.tickets import Ticket, TicketNotFoundError, TicketResolution
+from server_example.admin_filters import (
+    MAX_PERSON,
+    TICKET_STATUS_FILTERS,
+    TicketFilters,
+    parse_ticket_filters,
+)
+from server_example.admin_pages import AdminPages, first
 
 __all__ = ["TICKET_PAGE_SIZE", "TicketPages"]
 
 TICKET_PAGE_SIZE: Final = 50
 """Tickets per page."""
 _ID: Final = re.compile(r"[A-Za-z0-9_-]{1,64}")
-_STATUSES: Final[tuple[TicketStatus, ...]] = get_args(TicketStatus)
 _RESOLUTIONS: Final[tuple[TicketResolution, ...]] = get_args(TicketResolution)
-_PERSON: Final = 128
+_PERSON: Final = MAX_PERSON
 _NOTE: Final = 4000
 
 
 class TicketPages(AdminPages):
     """The ticket pages."""
 
-    def __init__(self, dashboard: Dashboard) -> None:
-        super().__init__(dashboard)
+    section = "tickets"
 
     def routes(self) -> list[BaseRoute]:
         """The pages' routes."""
@@ -61,54 +64,47 @@ class TicketPages(AdminPages):
             )
         return routes
 
-    async def index(self, request: Request) -> Response:
-        """GET /admin/tickets: the filtered list."""
-        params = request.query_params
-        errors: list[str] = []
-        status_text = params.get("status", "open") or "open"
-        status: TicketStatus | None = None
-        if status_text != "all":
-            for known in _STATUSES:
-                if status_text == known:
-                    status = known
-                    break
-            else:
-                errors.append("The status must be open, assigned, closed or all.")
-                status_text = "open"
-                status = "open"
-        assignee = params.get("assignee", "").strip()
-        if len(assignee) > _PERSON:
-            errors.append(f"The assignee filter must be at most {_PERSON} characters.")
-            assignee = ""
-        page_text = params.get("page", "1") or "1"
-        page = int(page_text) if page_text.isdigit() and 1 <= int(page_text) <= 10_000 else 1
-        query = TicketQuery(status=status, assignee=assignee or None)
+    async def page(
+        self, request: Request, filters: TicketFilters, *, errors: list[str]
+    ) -> Response:
+        """The list of tickets matching ``filters`` (with ``errors`` above it: 400)."""
 
         def read() -> tuple[list[Ticket], int]:
-            store = self.cartback.store
-            offset = (page - 1) * TICKET_PAGE_SIZE
+            query = filters.query()
+            offset = (filters.page - 1) * TICKET_PAGE_SIZE
             return (
                 self.cartback.tickets(query, limit=TICKET_PAGE_SIZE, offset=offset),
-                store.count_tickets(query),
+                self.cartback.store.count_tickets(query),
             )
 
         tickets, total = await run_in_threadpool(read)
+        pages = max(1, -(-total // TICKET_PAGE_SIZE))
         return self.render(
             request,
             "admin_tickets.html",
             {
                 "tickets": tickets,
                 "total": total,
-                "status": status_text,
-                "statuses": ("open", "assigned", "closed", "all"),
-                "assignee": assignee,
-                "page": page,
-                "pages": max(1, -(-total // TICKET_PAGE_SIZE)),
+                "filters": filters,
+                "statuses": TICKET_STATUS_FILTERS,
+                "pages": pages,
+                "prev_query": urlencode(filters.params(page=filters.page - 1))
+                if filters.page > 1
+                else None,
+                "next_query": urlencode(filters.params(page=filters.page + 1))
+                if filters.page < pages
+                else None,
+                "last_query": urlencode(filters.params(page=pages)),
+                "export_params": {k: v for k, v in filters.params().items() if k != "page"},
                 "errors": errors,
-                "when": when,
             },
             status=400 if errors else 200,
         )
+
+    async def index(self, request: Request) -> Response:
+        """GET /admin/tickets: the filtered list."""
+        filters, errors = parse_ticket_filters(request.query_params)
+        return await self.page(request, filters, errors=errors)
 
     def _link(self, ticket: Ticket) -> str | None:
         """A fresh recovery link for the ticket's cart (``None`` once it is gone)."""
@@ -118,7 +114,7 @@ class TicketPages(AdminPages):
             token = self.cartback.recovery_token(ticket.draft.cart.cart_id)
         except CartNotFoundError:
             return None
-        return f"{self.dashboard.settings.public_url.rstrip('/')}/r/{token}"
+        return f"{self.settings.public_url.rstrip('/')}/r/{token}"
 
     async def _ticket(self, request: Request) -> Ticket | None:
         ticket_id = request.path_params["ticket_id"]
@@ -139,7 +135,6 @@ class TicketPages(AdminPages):
             "link": link,
             "resolutions": _RESOLUTIONS,
             "error": error,
-            "when": when,
         }
         return self.render(request, "admin_ticket.html", context, status=status)
 

@@ -31,8 +31,7 @@ from cartback import ConfigurationError, InvalidInputError
 from cartback.webhooks import WEBHOOK_EVENT_TYPES, EndpointConfigError
 from cartback.webhooks._errors import EndpointNotFoundError
 from cartback.webhooks._registry import EndpointView
-from server_example.admin_pages import AdminPages, Form, first, when
-from server_example.dashboard import Dashboard
+from server_example.admin_pages import AdminPages, Form, first
 
 __all__ = ["WebhookPages", "new_secret"]
 
@@ -84,8 +83,7 @@ def _settings(form: Form) -> dict[str, Any]:
 class WebhookPages(AdminPages):
     """The webhook endpoint pages."""
 
-    def __init__(self, dashboard: Dashboard) -> None:
-        super().__init__(dashboard)
+    section = "webhooks"
 
     def routes(self) -> list[BaseRoute]:
         """The pages' routes."""
@@ -113,7 +111,7 @@ class WebhookPages(AdminPages):
         ]
 
     def _context(self, **extra: Any) -> dict[str, Any]:
-        return {"event_types": WEBHOOK_EVENT_TYPES, "when": when, **extra}
+        return {"event_types": WEBHOOK_EVENT_TYPES, **extra}
 
     async def index(self, request: Request) -> Response:
         """GET /admin/webhooks: every endpoint at a glance."""

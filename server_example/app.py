@@ -36,7 +36,13 @@ from cartback._dispatcher import DispatcherSettings
 from cartback.senders import Senders
 from cartback.webhooks import WebhookDeliverer
 from cartback.webhooks._worker import WorkerSettings
+from server_example.admin_auth import AdminAuth
 from server_example.admin_carts import CartPages
+from server_example.admin_export import Exports
+from server_example.admin_flows import FlowPages
+from server_example.admin_overview import Overview
+from server_example.admin_pages import icon
+from server_example.admin_segments import SegmentPages
 from server_example.admin_tickets import TicketPages
 from server_example.admin_webhooks import WebhookPages
 from server_example.backend_api import BackendApi
@@ -136,7 +142,9 @@ def create_app(
     capture = CaptureApi(cartback, settings, writer, limiter)
     backend = BackendApi(cartback, settings)
     links = LinksApi(cartback, settings, TEMPLATES)
-    dashboard = Dashboard(cartback, settings, TEMPLATES)
+    auth = AdminAuth(cartback, settings, TEMPLATES)
+    dashboard = Dashboard(auth)
+    tickets = TicketPages(auth)
     integrations = Integrations(
         cartback, settings, deliverer=webhook_deliverer, worker_settings=webhook_worker
     )
@@ -191,17 +199,22 @@ def create_app(
             form = parse_qs(body.decode("utf-8", "replace"), max_num_fields=64)
         email = (form.get("email") or [""])[-1].strip()
         outcome = (form.get("demo_outcome") or ["paid"])[-1]
-        context: dict[str, object] = {"paid": True, "closed": 0, "reason": ""}
+        failure: PaymentFailureReason | None = None
+        if outcome in ("authentication_timeout", "card_declined"):
+            failure = "card_declined" if outcome == "card_declined" else "authentication_timeout"
+        context: dict[str, object] = {
+            "paid": failure is None,
+            "closed": 0,
+            "reason": failure or "",
+            "email_given": bool(email),
+        }
         if email and "@" in email:
             try:
-                if outcome in ("authentication_timeout", "card_declined"):
-                    reason: PaymentFailureReason = (
-                        "card_declined" if outcome == "card_declined" else "authentication_timeout"
-                    )
+                if failure is not None:
                     failed = await run_in_threadpool(
-                        cartback.record_payment_failure, reason, email=email
+                        cartback.record_payment_failure, failure, email=email
                     )
-                    context.update(paid=False, closed=len(failed), reason=reason)
+                    context["closed"] = len(failed)
                 else:
                     closed = await run_in_threadpool(
                         cartback.mark_ordered, email=email, order_id="demo"
@@ -223,11 +236,16 @@ def create_app(
         Route("/cartback.src.js", snippet, methods=["GET"]),
         Route("/openapi.json", openapi, methods=["GET"]),
         Route("/healthz", health, methods=["GET"]),
-        Route("/favicon.ico", dashboard.icon, methods=["GET"]),
+        Route("/favicon.ico", icon, methods=["GET"]),
+        *auth.routes(),
+        *Overview(auth, recovery).routes(),
+        *SegmentPages(auth).routes(),
+        *FlowPages(auth, recovery).routes(),
         *dashboard.routes(),
-        *CartPages(dashboard, recovery).routes(),
-        *WebhookPages(dashboard).routes(),
-        *TicketPages(dashboard).routes(),
+        *Exports(auth, dashboard, tickets).routes(),
+        *CartPages(auth, recovery).routes(),
+        *WebhookPages(auth).routes(),
+        *tickets.routes(),
     ]
     if settings.demo:
         routes += [

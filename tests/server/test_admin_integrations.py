@@ -19,8 +19,8 @@ from starlette.testclient import TestClient
 from cartback import Cartback, Settlement
 from cartback._ticket_pass import TicketPass
 from cartback.tickets import TicketRuleSet, call_prospect_rule
+from server_example.admin_auth import SECURITY_HEADERS
 from server_example.app import create_app
-from server_example.dashboard import SECURITY_HEADERS
 from server_example.settings import Settings
 from tests.conftest import FakeClock
 from tests.server.fixtures import RECEIVER_PASSWORD, FakeMonotonic

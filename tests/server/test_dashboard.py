@@ -17,16 +17,21 @@ import pytest
 from starlette.applications import Starlette
 from starlette.testclient import TestClient
 
-from cartback import CSV_COLUMNS, Cart, Cartback, CartPage, CartQuery, SQLiteStore, cart_row
+from cartback import (
+    CSV_COLUMNS,
+    Cart,
+    Cartback,
+    CartPage,
+    CartQuery,
+    CsvFormat,
+    SQLiteStore,
+    cart_row,
+)
+from server_example.admin_auth import SECURITY_HEADERS, SESSION_COOKIE, safe_next
+from server_example.admin_export import EXPORT_PAGE_SIZE
 from server_example.admin_sessions import REVOKED_SESSION, SessionSigner
 from server_example.app import create_app
-from server_example.dashboard import (
-    EXPORT_PAGE_SIZE,
-    PAGE_SIZE,
-    SECURITY_HEADERS,
-    SESSION_COOKIE,
-    safe_next,
-)
+from server_example.dashboard import PAGE_SIZE
 from server_example.settings import Settings
 from tests.conftest import FakeClock
 from tests.server.fixtures import RECEIVER_PASSWORD, RECEIVER_SECRET_KEY, FakeMonotonic
@@ -62,6 +67,14 @@ def row_html(page: str, cart_id: str) -> str:
     match = re.search(rf'<tr data-cart-id="{re.escape(cart_id)}">(.*?)</tr>', page, re.S)
     assert match is not None, f"no row for {cart_id}"
     return match.group(1)
+
+
+def consent_lines(row: str) -> list[str]:
+    """The consent column of a row, one line per item, as text."""
+    match = re.search(r'<ul class="consent">(.*?)</ul>', row, re.S)
+    assert match is not None
+    items = re.findall(r"<li[^>]*>(.*?)</li>", match.group(1), re.S)
+    return [html.unescape(re.sub(r"<[^>]+>", "", item)).strip() for item in items]
 
 
 def counts(page: str, table: str) -> dict[str, int]:
@@ -153,7 +166,7 @@ def test_login_sets_a_strict_httponly_session_cookie(receiver_client: TestClient
     assert "secure" not in attributes  # public_url is http
     page = receiver_client.get("/admin")
     assert page.status_code == 200
-    assert "Abandoned carts" in page.text
+    assert "<h1>Overview</h1>" in page.text
 
 
 def test_cookie_is_secure_when_the_public_url_is_https(
@@ -470,15 +483,22 @@ def test_no_personal_data_or_password_in_logs(
 def test_filters_select_exactly_the_matching_carts(
     admin: TestClient, five: Five, query: str, expected: str
 ) -> None:
-    response = admin.get(f"/admin?{query}")
+    response = admin.get(f"/admin/carts?{query}")
     assert response.status_code == 200
     assert cart_ids(response.text) == five.ids(expected)
-    noun = "cart matches" if len(expected) == 1 else "carts match"
-    assert f"{len(expected)} {noun}." in response.text
+    if expected:
+        noun = "cart matches" if len(expected) == 1 else "carts match"
+        assert f"{len(expected)} {noun}." in response.text
+    else:  # an empty state, with no table, no export and a way back
+        assert "No cart matches these filters." in response.text
+        assert '<a href="/admin/carts">Clear the filters</a>' in response.text
+        assert 'id="carts"' not in response.text
+        assert "/admin/carts.csv" not in response.text
+        assert "Export 0" not in response.text
 
 
 def test_filter_form_shows_the_current_filters(admin: TestClient, five: Five) -> None:
-    page = admin.get("/admin?start=2026-11-20&end=2026-11-22&email=%3Cb%3E&status=open").text
+    page = admin.get("/admin/carts?start=2026-11-20&end=2026-11-22&email=%3Cb%3E&status=open").text
     assert 'name="start" type="date" value="2026-11-20"' in page
     assert 'name="end" type="date" value="2026-11-22"' in page
     assert 'name="email" type="search" value="&lt;b&gt;"' in page
@@ -486,13 +506,13 @@ def test_filter_form_shows_the_current_filters(admin: TestClient, five: Five) ->
 
 
 def test_counts_per_product_and_form_follow_the_filter(admin: TestClient, five: Five) -> None:
-    page = admin.get("/admin").text
+    page = admin.get("/admin/carts").text
     assert counts(page, "by-product") == {"p1": 3, "p2": 1, "p3": 1}
     assert counts(page, "by-form") == {"f1": 3, "f2": 2}
-    open_only = admin.get("/admin?status=open").text
+    open_only = admin.get("/admin/carts?status=open").text
     assert counts(open_only, "by-product") == {"p1": 2, "p2": 1, "p3": 1}
     assert counts(open_only, "by-form") == {"f1": 3, "f2": 1}
-    day = admin.get("/admin?start=2026-11-19&end=2026-11-20").text
+    day = admin.get("/admin/carts?start=2026-11-19&end=2026-11-20").text
     assert counts(day, "by-product") == {"p1": 2}
     assert counts(day, "by-form") == {"f2": 2}
 
@@ -501,7 +521,7 @@ def test_counts_show_carts_without_a_product(
     admin: TestClient, cartback: Cartback, clock: FakeClock
 ) -> None:
     seed(cartback, clock, [cart_submission("x@example.com"), cart_submission("y@example.com")])
-    assert counts(admin.get("/admin").text, "by-product") == {"(none)": 2}
+    assert counts(admin.get("/admin/carts").text, "by-product") == {"(none)": 2}
 
 
 def _seed_many(cartback: Cartback, clock: FakeClock, count: int) -> list[str]:
@@ -523,7 +543,7 @@ def test_paging_walks_every_cart_once_and_keeps_the_filters(
     assert len(vip) == PAGE_SIZE + 3
 
     seen: list[str] = []
-    url: str | None = "/admin?email=vip&status=open"
+    url: str | None = "/admin/carts?email=vip&status=open"
     pages = 0
     while url is not None:
         page = admin.get(url)
@@ -544,7 +564,7 @@ def test_paging_walks_every_cart_once_and_keeps_the_filters(
     assert pages == 2
     assert seen == vip
 
-    second = admin.get("/admin?email=vip&status=open&page=2").text
+    second = admin.get("/admin/carts?email=vip&status=open&page=2").text
     prev = re.search(r'rel="prev" href="([^"]+)"', second)
     assert prev is not None
     assert parse_qs(urlsplit(html.unescape(prev.group(1))).query) == {
@@ -553,12 +573,12 @@ def test_paging_walks_every_cart_once_and_keeps_the_filters(
     }
     assert 'rel="next"' not in second
 
-    everything = admin.get("/admin?page=4").text
+    everything = admin.get("/admin/carts?page=4").text
     assert cart_ids(everything) == newest_first[3 * PAGE_SIZE :]
 
 
 def test_a_page_past_the_end_is_empty_not_an_error(admin: TestClient, five: Five) -> None:
-    response = admin.get("/admin?page=7")
+    response = admin.get("/admin/carts?page=7")
     assert response.status_code == 200
     assert cart_ids(response.text) == []
     assert "There is no page 7" in response.text
@@ -575,7 +595,7 @@ def test_a_page_past_the_end_is_empty_not_an_error(admin: TestClient, five: Five
         ("start=1999-12-31", "The start date must be between"),
         ("end=9999-12-31", "The end date must be between"),
         ("start=2026-11-22&end=2026-11-21", "The start date is after the end date."),
-        ("status=closed", "The status must be open, ordered or all."),
+        ("status=closed", "The status must be open, submitted, ordered or all."),
         ("page=0", "The page must be a whole number"),
         ("page=-1", "The page must be a whole number"),
         ("page=abc", "The page must be a whole number"),
@@ -586,15 +606,17 @@ def test_a_page_past_the_end_is_empty_not_an_error(admin: TestClient, five: Five
     ],
 )
 def test_bad_filters_get_400_with_a_message(admin: TestClient, query: str, message: str) -> None:
-    paths = ["/admin"] if query.startswith("page=") else ["/admin", "/admin/export.csv"]
-    for path in paths:  # the export has no pages
+    paths = ["/admin", "/admin/carts"]
+    if not query.startswith("page="):  # the downloads have no pages
+        paths += ["/admin/export.csv", "/admin/carts.csv", "/admin/messages.csv"]
+    for path in paths:
         response = admin.get(f"{path}?{query}")
         assert response.status_code == 400, path
         assert response.headers["content-type"].startswith("text/html")
         assert message in response.text
         assert 'role="alert"' in response.text
         assert 'id="carts"' not in response.text
-        assert 'action="/admin"' in response.text  # the form is there to fix it
+        assert 'action="/admin/carts"' in response.text  # the form is there to fix it
 
 
 def test_every_stored_field_is_shown(
@@ -633,16 +655,18 @@ def test_every_stored_field_is_shown(
                                      fields={"last_name": "Byron"}))  # fmt: skip
     cartback.record_consent("full.person@example.com", "email", "withdrawn")
     (closed,) = cartback.mark_ordered(email="full.person@example.com", order_id="A-77", revenue=99)
-    page = admin.get("/admin").text
+    page = admin.get("/admin/carts").text
     row = row_html(page, full.id)
     assert full.contact.phone == "+14155550100"
     for text in [
-        "2026-11-22 12:00:00 UTC",  # created
-        "2026-11-22 12:07:00 UTC",  # updated by the second capture
+        '<time datetime="2026-11-22T12:00:00+00:00" title="2026-11-22 12:00:00 UTC">'
+        "2026-11-22 12:00</time>",  # created
+        "changed <time",
+        ">2026-11-22 12:07</time>",  # updated by the second capture
         "2 captures",
         "Deluxe Kit",
-        "product sku-42",
-        "form order-7",
+        'product <span class="product-id">sku-42</span>',
+        'form <span class="form-id">order-7</span>',
         "129.50 USD",
         "seller us",
         "Full.Person@example.com",
@@ -654,23 +678,27 @@ def test_every_stored_field_is_shown(
         "62701 Springfield",
         "IL",
         "US",
-        "newsletter opt-in: yes",
-        "sms: yes",
-        "email: withdrawn",
-        "push: no (default)",
-        "ordered",
+        ">ordered<",
         "order A-77",
         "revenue 99",
     ]:
         assert text in row, text
     assert closed.ordered_at is not None
     assert "not E.164" not in row
+    assert consent_lines(row) == [
+        "email: withdrawn",
+        "sms: granted",
+        "newsletter: granted",
+        "no choice recorded: push",
+    ]
     other = row_html(page, plain.id)
     assert "12345" in other
     assert "not E.164" in other
-    assert "newsletter opt-in: not asked" in other
-    assert "email: yes (default)" in other
-    assert ">open<" in other
+    assert consent_lines(other) == [
+        "email: allowed by default",
+        "no choice recorded: sms, push, newsletter",
+    ]
+    assert ">abandoned<" in other
 
 
 def test_stored_markup_is_shown_as_text(
@@ -681,7 +709,7 @@ def test_stored_markup_is_shown_as_text(
         clock,
         [cart_submission("xss@example.com", product_name=XSS, fields={"first_name": XSS})],
     )
-    page = admin.get("/admin").text
+    page = admin.get("/admin/carts").text
     row = row_html(page, cart.id)
     escaped = html.escape(XSS, quote=False)
     assert row.count(escaped) == 2
@@ -694,7 +722,7 @@ def test_stored_markup_is_shown_as_text(
 
 def read_csv(response: Any, fmt: str) -> list[list[str]]:
     body: bytes = response.content
-    if fmt == "excel":
+    if fmt in ("spreadsheet", "excel"):
         assert body.startswith(b"\xef\xbb\xbf")
         text = body.decode("utf-8").removeprefix("\ufeff")
         return list(csv.reader(io.StringIO(text, newline=""), delimiter=";"))
@@ -702,7 +730,7 @@ def read_csv(response: Any, fmt: str) -> list[list[str]]:
     return list(csv.reader(io.StringIO(body.decode("utf-8"), newline="")))
 
 
-@pytest.mark.parametrize("fmt", ["rfc4180", "excel"])
+@pytest.mark.parametrize("fmt", ["tools", "spreadsheet", "rfc4180", "excel"])
 @pytest.mark.parametrize(
     ("query", "expected"),
     [
@@ -714,9 +742,10 @@ def read_csv(response: Any, fmt: str) -> list[list[str]]:
     ],
 )
 def test_export_holds_exactly_the_filtered_carts(
-    admin: TestClient, cartback: Cartback, five: Five, fmt: str, query: str, expected: str
+    admin: TestClient, cartback: Cartback, five: Five, fmt: CsvFormat, query: str, expected: str
 ) -> None:
-    response = admin.get(f"/admin/export.csv?format={fmt}&{query}&page=3")
+    path = "/admin/export.csv" if fmt in ("rfc4180", "excel") else "/admin/carts.csv"
+    response = admin.get(f"{path}?format={fmt}&{query}&page=3")
     assert response.status_code == 200
     assert response.headers["content-type"] == "text/csv; charset=utf-8"
     assert response.headers["content-disposition"] == (
@@ -724,9 +753,9 @@ def test_export_holds_exactly_the_filtered_carts(
     )
     rows = read_csv(response, fmt)
     assert tuple(rows[0]) == CSV_COLUMNS
-    expected_rows = [cart_row(cartback.get_cart(cart_id)) for cart_id in five.ids(expected)]
+    expected_rows = [cart_row(cartback.get_cart(cart_id), fmt) for cart_id in five.ids(expected)]
     assert rows[1:] == expected_rows
-    if fmt == "excel":
+    if fmt in ("spreadsheet", "excel"):
         assert response.content.split(b"\r\n")[0].count(b";") == len(CSV_COLUMNS) - 1
     if "c" in expected:
         (carol,) = (row for row in rows[1:] if row[0] == five.c.id)
@@ -738,8 +767,8 @@ def test_export_holds_exactly_the_filtered_carts(
         assert record["created_at"] == "2026-11-19T00:00:00+00:00"
 
 
-def test_export_defaults_to_rfc4180(admin: TestClient, five: Five) -> None:
-    rows = read_csv(admin.get("/admin/export.csv"), "rfc4180")
+def test_export_defaults_to_the_spreadsheet_format(admin: TestClient, five: Five) -> None:
+    rows = read_csv(admin.get("/admin/carts.csv"), "spreadsheet")
     assert len(rows) == 6
 
 
@@ -755,8 +784,9 @@ def test_export_neutralises_formulas(
         + [cart_submission("tab@example.com", product_name="\t=cmd", product_id="\r=x")],
     )  # fmt: skip
     cartback.mark_ordered(email="tab@example.com", order_id="\t-3")
-    # excel (the spreadsheet format) neutralises; rfc4180 (the tools format) keeps values.
-    for fmt, guard in (("excel", "'"), ("rfc4180", "")):
+    # The spreadsheet format neutralises (excel is its old name); the tools format (old
+    # name rfc4180) keeps values exactly as stored.
+    for fmt, guard in (("spreadsheet", "'"), ("excel", "'"), ("tools", ""), ("rfc4180", "")):
         rows = read_csv(admin.get(f"/admin/export.csv?format={fmt}"), fmt)
         records = {row[0]: dict(zip(CSV_COLUMNS, row, strict=True)) for row in rows[1:]}
         for cart, name in zip(carts, names, strict=False):
@@ -779,7 +809,7 @@ def test_export_streams_every_page(
         return original(query, limit=limit, offset=offset)
 
     monkeypatch.setattr(cartback, "list_carts", spy)
-    with admin.stream("GET", "/admin/export.csv") as response:
+    with admin.stream("GET", "/admin/carts.csv?format=tools") as response:
         assert response.status_code == 200
         chunks = list(response.iter_bytes())
     rows = list(csv.reader(io.StringIO(b"".join(chunks).decode("utf-8"), newline="")))
@@ -801,7 +831,7 @@ def test_export_leaves_out_carts_captured_after_it_started(
         return original(query, limit=limit, offset=offset)
 
     monkeypatch.setattr(cartback, "list_carts", capture_meanwhile)
-    rows = read_csv(admin.get("/admin/export.csv"), "rfc4180")
+    rows = read_csv(admin.get("/admin/export.csv?format=tools"), "tools")
     assert [row[0] for row in rows[1:]] == [before.id]
 
 
@@ -821,7 +851,7 @@ def test_export_head_sends_headers_only(admin: TestClient, five: Five) -> None:
 def test_export_bad_format_is_a_400(admin: TestClient) -> None:
     response = admin.get("/admin/export.csv?format=xlsx")
     assert response.status_code == 400
-    assert "The export format must be rfc4180 or excel." in response.text
+    assert "The export format must be spreadsheet or tools." in response.text
 
 
 def test_anonymous_export_redirects_to_login(receiver_client: TestClient) -> None:
@@ -832,13 +862,15 @@ def test_anonymous_export_redirects_to_login(receiver_client: TestClient) -> Non
 
 
 def test_table_links_to_the_export_with_its_filters(admin: TestClient, five: Five) -> None:
-    page = admin.get("/admin?start=2026-11-20&email=ex&status=open&page=1").text
-    form = re.search(r'<form class="export"(.*?)</form>', page, re.S)
+    page = admin.get("/admin/carts?start=2026-11-20&email=ex&status=open&page=1").text
+    form = re.search(r'<form class="export downloads"(.*?)</form>', page, re.S)
     assert form is not None
     hidden = dict(re.findall(r'type="hidden" name="(\w+)" value="([^"]*)"', form.group(1)))
     assert hidden == {"start": "2026-11-20", "email": "ex", "status": "open"}
-    assert 'action="/admin/export.csv"' in form.group(0)
-    assert 'name="format"' in form.group(1)
+    assert 'action="/admin/carts.csv"' in form.group(0)
+    assert 'formaction="/admin/messages.csv"' in form.group(1)
+    assert re.search(r'<option value="spreadsheet" selected>', form.group(1))
+    assert "Machine-readable values" in form.group(1)
 
 
 def test_dates_are_whole_utc_days(admin: TestClient, cartback: Cartback, clock: FakeClock) -> None:
@@ -846,8 +878,8 @@ def test_dates_are_whole_utc_days(admin: TestClient, cartback: Cartback, clock: 
     (late,) = seed(cartback, clock, [cart_submission("late@example.com")], step_seconds=0)
     clock.now = datetime.combine(date(2026, 11, 22), datetime.min.time(), tzinfo=UTC)
     (early,) = seed(cartback, clock, [cart_submission("early@example.com")])
-    assert cart_ids(admin.get("/admin?end=2026-11-21").text) == [late.id]
-    assert cart_ids(admin.get("/admin?start=2026-11-22").text) == [early.id]
+    assert cart_ids(admin.get("/admin/carts?end=2026-11-21").text) == [late.id]
+    assert cart_ids(admin.get("/admin/carts?start=2026-11-22").text) == [early.id]
 
 
 @pytest.mark.parametrize(
@@ -947,3 +979,169 @@ def test_failed_logins_on_one_receiver_count_on_another(
             assert login_post(client, WRONG_PASSWORD).status_code == 401
         assert login_post(two, WRONG_PASSWORD).status_code == 429
         assert login_post(one, RECEIVER_PASSWORD).status_code == 429
+
+
+# -- what the page says ----------------------------------------------------------------
+
+
+def test_the_heading_names_what_is_listed(
+    admin: TestClient, cartback: Cartback, clock: FakeClock
+) -> None:
+    seed(
+        cartback,
+        clock,
+        [
+            cart_submission("left@example.com"),
+            cart_submission("paying@example.com", session_id="s-paying"),
+            cart_submission("bought@example.com"),
+        ],
+    )
+    cartback.mark_submitted("s-paying")
+    cartback.mark_ordered(email="bought@example.com", order_id="o-1")
+    for status, heading, shown in [
+        ("", "Carts", {"left", "paying", "bought"}),
+        ("all", "Carts", {"left", "paying", "bought"}),
+        ("open", "Abandoned carts", {"left"}),
+        ("submitted", "Submitted carts", {"paying"}),
+        ("ordered", "Ordered carts", {"bought"}),
+    ]:
+        page = admin.get(f"/admin/carts?status={status}").text
+        assert f"<h1>{heading}</h1>" in page, status
+        assert f"<title>{heading} · cartback</title>" in page
+        emails = set(re.findall(r'<span class="email"><a [^>]+>(\w+)@', page))
+        assert emails == shown, status
+    every = admin.get("/admin/carts").text
+    assert "abandoned ones, ones submitted and waiting for the order, and ordered" in every
+    statuses = re.findall(r'<span class="status" data-status="(\w+)">(\w+)</span>', every)
+    assert sorted(statuses) == [
+        ("open", "abandoned"),
+        ("ordered", "ordered"),
+        ("submitted", "submitted"),
+    ]
+
+
+def test_a_newsletter_box_left_unticked_is_told_apart_from_no_choice(
+    admin: TestClient, cartback: Cartback, clock: FakeClock
+) -> None:
+    unticked, granted_then_unticked, silent = seed(
+        cartback,
+        clock,
+        [
+            cart_submission("unticked@example.com", consent={"newsletter": False}),
+            cart_submission("changed@example.com", consent={"newsletter": True, "sms": True}),
+            cart_submission("silent@example.com"),
+        ],
+    )
+    cartback.capture(cart_submission("changed@example.com", consent={"newsletter": False}))
+    page = admin.get("/admin/carts").text
+    assert consent_lines(row_html(page, unticked.id)) == [
+        "email: allowed by default",
+        "newsletter: box left unticked",
+        "no choice recorded: sms, push",
+    ]
+    assert consent_lines(row_html(page, granted_then_unticked.id)) == [
+        "email: allowed by default",
+        "sms: granted",
+        "newsletter: withdrawn",
+        "no choice recorded: push",
+    ]
+    # Nothing sent about any box: the stored data cannot say whether one was shown.
+    assert consent_lines(row_html(page, silent.id)) == [
+        "email: allowed by default",
+        "no choice recorded: sms, push, newsletter",
+    ]
+    assert "not asked" not in page
+
+
+def test_an_sms_box_left_unticked_records_nothing_to_show(
+    admin: TestClient, cartback: Cartback, clock: FakeClock
+) -> None:
+    # The ledger keeps changes only: an unticked box while nothing was granted is not one,
+    # and the cart keeps only the newsletter box. The page says so rather than guess.
+    (cart,) = seed(cartback, clock, [cart_submission("a@example.com", consent={"sms": False})])
+    assert cartback.store.consent_events("a@example.com") == []
+    lines = consent_lines(row_html(admin.get("/admin/carts").text, cart.id))
+    assert lines[-1] == "no choice recorded: sms, push, newsletter"
+
+
+def test_the_consent_line_says_when_and_how_a_choice_was_made(
+    admin: TestClient, cartback: Cartback, clock: FakeClock
+) -> None:
+    (cart,) = seed(cartback, clock, [cart_submission("a@example.com", consent={"sms": True})])
+    cartback.record_consent("a@example.com", "email", "withdrawn")
+    row = row_html(admin.get("/admin/carts").text, cart.id)
+    assert 'title="on the order form 2026-11-22 12:00:00 UTC">granted</span>' in row
+    assert 'title="through the shop&#39;s backend 2026-11-22 12:01:00 UTC">withdrawn</span>' in row
+
+
+def test_an_empty_dashboard_says_how_carts_arrive(admin: TestClient) -> None:
+    page = admin.get("/admin/carts").text
+    assert "No cart has been captured yet." in page
+    assert "Clear the filters" not in page  # nothing to clear
+    assert 'id="carts"' not in page
+    assert "Export" not in page
+    assert 'id="by-product"' not in page
+
+
+@pytest.mark.parametrize(
+    ("path", "current"),
+    [
+        ("/admin", "/admin"),
+        ("/admin/carts", "/admin/carts"),
+        ("/admin/segments", "/admin/segments"),
+        ("/admin/flows", "/admin/flows"),
+        ("/admin/tickets", "/admin/tickets"),
+        ("/admin/webhooks", "/admin/webhooks"),
+        ("/admin/webhooks/new", "/admin/webhooks"),
+    ],
+)
+def test_every_page_has_one_navigation_marking_where_you_are(
+    admin: TestClient, path: str, current: str
+) -> None:
+    page = admin.get(path)
+    assert page.status_code == 200
+    nav = re.search(r'<nav aria-label="Dashboard">(.*?)</nav>', page.text, re.S)
+    assert nav is not None
+    links = re.findall(r'<a href="([^"]+)"( aria-current="page")?>', nav.group(1))
+    assert links == [
+        (href, ' aria-current="page"' if href == current else "")
+        for href in (
+            "/admin",
+            "/admin/carts",
+            "/admin/segments",
+            "/admin/flows",
+            "/admin/tickets",
+            "/admin/webhooks",
+        )
+    ]
+    assert page.text.count('aria-label="Dashboard"') == 1
+    assert '<a class="skip" href="#content">' in page.text
+    assert '<main id="content"' in page.text
+
+
+def test_the_cart_page_shows_the_same_consent_summary(
+    admin: TestClient, cartback: Cartback, clock: FakeClock
+) -> None:
+    (cart,) = seed(
+        cartback, clock, [cart_submission("a@example.com", consent={"newsletter": False})]
+    )
+    page = admin.get(f"/admin/carts/{cart.id}").text
+    section = re.search(r'<section id="consent">(.*?)</section>', page, re.S)
+    assert section is not None
+    rows = {
+        channel: html.unescape(re.sub(r"<[^>]+>", " ", cells)).split()
+        for channel, cells in re.findall(
+            r'<tr data-channel="(\w+)">(.*?)</tr>', section.group(1), re.S
+        )
+    }
+    assert rows["email"][1:] == ["allowed", "by", "default", "the", "default", "for", "US"]
+    assert " ".join(rows["newsletter"][1:]) == "box left unticked on the order form"
+    assert " ".join(rows["sms"][1:]) == "no choice recorded not contacted on it"
+    assert ">abandoned<" in page
+
+
+def test_an_old_carts_bookmark_on_admin_leads_to_the_carts(admin: TestClient) -> None:
+    response = admin.get("/admin?email=x&page=2&period=7d", follow_redirects=False)
+    assert response.status_code == 303
+    assert response.headers["location"] == "/admin/carts?email=x&page=2"
+    assert admin.get("/admin?period=7d", follow_redirects=False).status_code == 200
