@@ -25,7 +25,7 @@ from cartback.flows import (
     WaitStep,
     format_duration,
 )
-from cartback.store._protocol import ReportBatch
+from cartback.store import ReportBatch
 
 __all__ = [
     "EXIT_LABELS",
