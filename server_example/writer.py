@@ -105,9 +105,13 @@ class CaptureWriter:
 
     def _commit(self, batch: list[_Item]) -> None:
         settled: list[_Settled]
+        if self._monotonic() < self._unavailable_until:
+            # Fail fast, without extending the window: under steady load a batch arrives
+            # every moment, and the database must be tried again once the window ends.
+            refused = StoreUnavailableError("the database was unreachable a moment ago")
+            self._answer([(future, refused) for _, future in batch])
+            return
         try:
-            if self._monotonic() < self._unavailable_until:
-                raise StoreUnavailableError("the database was unreachable a moment ago")
             outcomes = self._save([plan for plan, _ in batch])
             settled = [
                 (future, outcome) for (_, future), outcome in zip(batch, outcomes, strict=True)
@@ -125,6 +129,9 @@ class CaptureWriter:
                     settled.append((future, self._save([plan])[0]))
                 except Exception as exc:
                     settled.append((future, exc))
+        self._answer(settled)
+
+    def _answer(self, settled: list[_Settled]) -> None:
         loops: dict[asyncio.AbstractEventLoop, list[_Settled]] = {}
         for future, result in settled:
             loops.setdefault(future.get_loop(), []).append((future, result))

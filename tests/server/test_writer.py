@@ -191,3 +191,33 @@ def test_when_the_database_is_down_the_whole_batch_fails_at_once_then_recovers(
     finally:
         writer.stop()
     assert [r.status for r in back if isinstance(r, SaveOutcome)] == ["stored"] * 3
+
+
+def test_steady_captures_during_the_backoff_do_not_keep_the_database_untried(
+    client: Cartback,
+) -> None:
+    """Under load a batch arrives every moment; the fast refusals within the backoff must
+    not extend it, or the receiver would never try the database again."""
+    outage = Outage(client)
+    now = [100.0]
+    writer = CaptureWriter(outage, backoff=5.0, monotonic=lambda: now[0])
+
+    def phase(count: int) -> list[object]:
+        async def submit() -> list[object]:
+            futures = [writer.submit(plan) for plan in _plans(client, count)]
+            return await asyncio.wait_for(asyncio.gather(*futures, return_exceptions=True), 30)
+
+        return _run(submit)
+
+    writer.start()
+    try:
+        phase(1)  # the database fails: the backoff starts at 100
+        for moment in (101.0, 102.0, 103.0, 104.0):
+            now[0] = moment
+            assert all(isinstance(r, StoreUnavailableError) for r in phase(1))
+        outage.up = True
+        now[0] = 105.0  # the backoff that began at 100 is over
+        back = phase(2)
+    finally:
+        writer.stop()
+    assert [r.status for r in back if isinstance(r, SaveOutcome)] == ["stored"] * 2

@@ -129,6 +129,10 @@ class PostgresStore(SqlStore):
             max_size=pool_size,
             kwargs={"autocommit": True, "cursor_factory": psycopg.RawCursor},
             check=ConnectionPool.check_connection,
+            # The pool retries a lost server with a doubling delay, one attempt at a time:
+            # after a long outage the next try could come as late as the outage was long.
+            # Giving up soon lets the next request start again from a one-second delay.
+            reconnect_timeout=max(2.0, connect_timeout),
             open=False,
             name="cartback",
         )
