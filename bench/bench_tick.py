@@ -1,0 +1,209 @@
+"""One dispatcher tick with 1,000 enrolments due among 10k, 100k and 1M open carts,
+next to floors measured on the same database in the same run.
+
+For each backend and size it prints, in ms (best of ``--rounds``, each round on the
+same 1,000 due enrolments, put back as loaded between rounds, untimed):
+
+  tick              ``Dispatcher.tick()`` with dry-run senders (nothing leaves the
+                    machine): lease what is due, read the carts and what the planner
+                    reads per prospect, plan, build each email, hand it to the dry run,
+                    record ``sending`` and ``sent``, write the enrolments' new positions
+                    and the ``message.sent`` events; the settings' batch is the number
+                    due, so one tick does them all
+  floor: due query  the bare indexed query that selects the due rows (cart id and body,
+                    ``due_at <= now`` by due time), through the driver alone
+  floor: write      writing 1,000 message rows in one transaction, through the driver
+                    alone (what recording the tick's outcomes costs at the least)
+
+then tick / floor for each, and the query plan of the store's claim statement (it must
+search the ``enrolments_due`` index, not scan the table). The target (issue 12) is a tick
+flat across sizes and under 50 ms at 1M; the floors show what the database alone costs.
+The stores are loaded by ``_bulk.py`` (seeded; the SQLite files are cached between runs).
+
+    python bench/bench_tick.py [--sizes 10000,100000,1000000] [--due 1000] [--rounds 5]
+                               [--backend sqlite|postgres|both] [--synchronous FULL|NORMAL]
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from collections.abc import Callable
+
+import _backends
+import _bulk
+from _backends import Backend, Raw
+
+from cartback import Cartback, LinkSigner, ShopSettings, Store
+from cartback._dispatcher import Dispatcher, DispatcherSettings, TickReport
+from cartback._types import MESSAGE_CHANNELS
+from cartback.flows import FlowAssignments, conversational_flow
+from cartback.senders import DryRunLog, DryRunSender
+
+SHOP = ShopSettings(
+    shop_name="Sourdough School",
+    sender_name="Claire",
+    sender_email="claire@sourdough.example",
+    reply_to="claire@sourdough.example",
+    public_url="https://carts.sourdough.example",
+)
+CLAIM = (
+    "SELECT cart_id FROM enrolments WHERE due_at <= ?"
+    " AND (lease_until IS NULL OR lease_until <= ?) ORDER BY due_at LIMIT ?"
+)
+"""The claim statement's inner select, as the store runs it (``_sql.claim_enrolments``)."""
+
+
+def best(work: Callable[[], object], rounds: int, reset: Callable[[], object]) -> float:
+    """The best of ``rounds`` timings of ``work``, ``reset`` run untimed before each."""
+    times = []
+    for _ in range(rounds):
+        reset()
+        start = time.perf_counter()
+        work()
+        times.append(time.perf_counter() - start)
+    return min(times)
+
+
+def restore(raw: Raw, due: list[_bulk.DueRow]) -> None:
+    """Put the due enrolments back as loaded; forget the tick's messages and events."""
+    ids = [(cart_id,) for cart_id, _, _ in due]
+    raw.transaction(
+        [
+            (
+                raw.sql(
+                    "UPDATE enrolments SET due_at = ?, exit_reason = NULL, lease_owner = NULL,"
+                    " lease_until = NULL, body = ? WHERE cart_id = ?"
+                ),
+                [(raw.ts(at), body, cart_id) for cart_id, at, body in due],
+            ),
+            (raw.sql("DELETE FROM messages WHERE cart_id = ?"), ids),
+            ("DELETE FROM outbox", [()]),
+            ("DELETE FROM deliveries", [()]),
+            ("UPDATE consumers SET cursor = 0", [()]),
+        ]
+    )
+
+
+def dispatcher(store: Store, due: int) -> tuple[Dispatcher, DryRunLog]:
+    log = DryRunLog()
+    clock = lambda: _bulk.NOW  # noqa: E731
+    client = Cartback(store, clock=clock)
+    senders = {channel: DryRunSender(channel, log=log, clock=clock) for channel in MESSAGE_CHANNELS}
+    settings = DispatcherSettings(
+        assignments=FlowAssignments(flows=(conversational_flow(),), default="conversational"),
+        shop=SHOP,
+        batch=max(due, 1),
+    )
+    signer = LinkSigner(b"k" * 32)
+    return Dispatcher(client, senders, settings, signer=signer, owner="bench"), log
+
+
+def message_rows(raw: Raw, count: int) -> list[tuple[object, ...]]:
+    """``count`` message rows shaped as the tick's (bodies of the same length)."""
+    body = '{"id":"msg_x","cart_id":"cart_x","channel":"email","status":"sent"}'.ljust(420)
+    at = raw.ts(_bulk.NOW)
+    return [
+        (f"msg_floor_{n:06d}", f"p{n}@example.com", f"cart_floor_{n}", "email", "sent", at, body)
+        for n in range(count)
+    ]
+
+
+def reasons(report: TickReport) -> str:
+    return ", ".join(f"{name} {count}" for name, count in sorted(report.reasons.items()))
+
+
+def run_size(backend: Backend, loaded: _bulk.Loaded, size: int, args: argparse.Namespace) -> None:
+    raw = Raw(backend, loaded.database)
+    store = _backends.open_store(backend, loaded.database, args.synchronous)
+    try:
+        restore(raw, loaded.due)
+        ticker, log = dispatcher(store, len(loaded.due))
+        reports: list[TickReport] = []
+
+        def reset() -> None:
+            restore(raw, loaded.due)
+            log.clear()
+
+        tick = best(lambda: reports.append(ticker.tick()), args.rounds, reset)
+        last = reports[-1]
+        moment, limit = raw.ts(_bulk.NOW), len(loaded.due)
+        params = [moment, moment, limit]
+        restore(raw, loaded.due)
+        selected = raw.rows(CLAIM, params)
+        assert len(selected) == limit, "the due query must select every due row"
+        query = best(
+            lambda: raw.rows(CLAIM.replace("SELECT cart_id", "SELECT cart_id, body"), params),
+            args.rounds * 4,
+            lambda: None,
+        )
+        rows = message_rows(raw, limit)
+        insert = raw.sql("INSERT INTO messages (id, prospect, cart_id, channel, status, at, body)"
+                         " VALUES (?, ?, ?, ?, ?, ?, ?)")  # fmt: skip
+        write = best(
+            lambda: raw.transaction([(insert, rows)]),
+            args.rounds,
+            lambda: raw.transaction([("DELETE FROM messages WHERE id LIKE 'msg_floor_%'", [()])]),
+        )
+        raw.transaction([("DELETE FROM messages WHERE id LIKE 'msg_floor_%'", [()])])
+        plan = raw.plan(CLAIM, params)
+        restore(raw, loaded.due)
+        raw.transaction([("DELETE FROM consumers", [()])])
+    finally:
+        store.close()
+        raw.close()
+    print(
+        f"{backend:<8} {size:>9,} carts  tick {tick * 1e3:8.1f} ms"
+        f"  (planned {last.planned}, sent {last.sent}, skipped {last.skipped},"
+        f" deferred {last.deferred}; {reasons(last)})"
+    )
+    print(
+        f"{'':<8} {'':>9}        floor: due query {query * 1e3:7.2f} ms  tick/floor"
+        f" {tick / query:7.1f}   floor: write {limit:,} rows {write * 1e3:7.1f} ms"
+        f"  tick/floor {tick / write:5.1f}"
+    )
+    index = "uses enrolments_due" if any("enrolments_due" in line for line in plan) else "SCANS"
+    print(f"{'':<8} {'':>9}        claim plan ({index}): " + " | ".join(p.strip() for p in plan))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", default="10000,100000,1000000")
+    parser.add_argument("--due", type=int, default=1000)
+    parser.add_argument("--rounds", type=int, default=5)
+    _backends.add_arguments(parser)
+    args = parser.parse_args()
+    sizes = [int(size) for size in args.sizes.split(",")]
+    print(f"dispatcher tick, {args.due:,} due, best of {args.rounds}; SQLite synchronous="
+          f"{args.synchronous}; now {_bulk.NOW.isoformat()}")  # fmt: skip
+    for backend in _backends.backends(args.backend):
+        if backend == "sqlite":
+            for size in sizes:
+                shape = _bulk.Shape(carts=size, due=args.due, ordered_share=0.0)
+                loaded = _bulk.cached_sqlite(shape, folder=args.cache, progress=_quiet)
+                _loaded_line(backend, size, loaded)
+                run_size(backend, loaded, size, args)
+            continue
+        with _backends.postgres(args.postgres_dsn) as server:
+            if isinstance(server, str) or server is None:
+                print(f"postgres skipped: {server}")
+                continue
+            for size in sizes:
+                with _backends.fresh_schema(server) as dsn:
+                    shape = _bulk.Shape(carts=size, due=args.due, ordered_share=0.0)
+                    loaded = _bulk.load_postgres(dsn, shape, progress=_quiet)
+                    _loaded_line(backend, size, loaded)
+                    run_size(backend, loaded, size, args)
+
+
+def _quiet(line: str) -> None:
+    del line
+
+
+def _loaded_line(backend: str, size: int, loaded: _bulk.Loaded) -> None:
+    how = "from the cache" if loaded.seconds is None else f"loaded in {loaded.seconds:.1f} s"
+    print(f"{backend:<8} {size:>9,} carts  ({how}; {len(loaded.due):,} due)")
+
+
+if __name__ == "__main__":
+    main()
