@@ -120,7 +120,7 @@ class Raw:
         if self._sqlite is not None:
             return self._sqlite.execute(text, params).fetchall()
         assert self._pg is not None
-        cursor = self._pg.execute(self.sql(text), params)  # type: ignore[arg-type]
+        cursor = self._pg.execute(self.sql(text), params)
         return cursor.fetchall() if cursor.description is not None else []
 
     def transaction(self, statements: Sequence[tuple[str, Sequence[Sequence[object]]]]) -> None:
@@ -134,7 +134,7 @@ class Raw:
         assert self._pg is not None
         with self._pg.transaction(), self._pg.cursor() as cursor:
             for text, many in statements:
-                cursor.executemany(self.sql(text), many)  # type: ignore[arg-type]
+                cursor.executemany(self.sql(text), many)
 
     def plan(self, text: str, params: Sequence[object]) -> list[str]:
         """The query plan's lines (``EXPLAIN QUERY PLAN`` / ``EXPLAIN``)."""

@@ -112,9 +112,8 @@ class Shape:
     def key(self) -> str:
         """Names a cached file: the shape, the loader and the schema version."""
         share = f"{self.ordered_share:.3f}".replace(".", "")
-        return (
-            f"s{len(SQLITE_MIGRATIONS)}l{LOADER_VERSION}-{self.carts}-{self.due}-{share}-{self.seed}"
-        )
+        version = f"s{len(SQLITE_MIGRATIONS)}l{LOADER_VERSION}"
+        return f"{version}-{self.carts}-{self.due}-{share}-{self.seed}"
 
 
 @dataclass
@@ -240,7 +239,7 @@ def _cart(
     if ordered_at is not None and clicked_at is not None and ordered_at <= clicked_at:
         ordered_at = min(clicked_at + timedelta(minutes=rng.randrange(2, 120)), NOW)
     updated = ordered_at or created
-    body = {
+    body: dict[str, Any] = {
         "id": cart_id,
         "status": "ordered" if ordered else "open",
         "created_at": _stamp(created),
@@ -454,8 +453,7 @@ def load_sqlite(
                 if found:
                     width = len(found[0])
                     db.executemany(
-                        f"INSERT INTO {table} ({COLUMNS[table]}) VALUES"
-                        f" ({', '.join('?' * width)})",
+                        f"INSERT INTO {table} ({COLUMNS[table]}) VALUES ({', '.join('?' * width)})",
                         [tuple(_iso(v) for v in row) for row in found],
                     )
             db.execute("COMMIT")

@@ -213,16 +213,35 @@ class Dispatcher:
         prospects = {c.contact.prospect_key for c in carts.values() if c.contact.prospect_key}
         data = self.store.prospect_data(prospects)
         tick = _Tick()
+        work: list[_Work] = []
         for enrolment in claimed:
             report.planned += 1
             cart = carts.get(enrolment.cart_id)
             if cart is None:
                 continue  # erased: its enrolment went with it
             try:
-                self._advance(enrolment, cart, data.get(enrolment.prospect), now, report, tick)
+                facts = self.facts(cart, data.get(enrolment.prospect), now=now)
             except Exception as exc:  # one enrolment's problem never stops the others
                 log.error("enrolment failed to advance: %s", type(exc).__name__)
                 tick.save(enrolment, now + timedelta(minutes=5))
+                continue
+            work.append(_Work(enrolment, cart, facts))
+        while work:  # walks on after each round of sends, until every enrolment waits
+            walking: list[_Work] = []
+            ready: list[_Ready] = []
+            for item in work:
+                try:
+                    found = self._advance(item, now, report, tick)
+                except Exception as exc:  # one enrolment's problem never stops the others
+                    log.error("enrolment failed to advance: %s", type(exc).__name__)
+                    tick.save(item.enrolment, now + timedelta(minutes=5))
+                    continue
+                if found is not None:
+                    ready.append(found)
+                if len(ready) >= _SEND_BATCH:
+                    walking += self._send_all(ready, now, report, tick)
+                    ready = []
+            work = walking + self._send_all(ready, now, report, tick)
         self.store.write(lambda tx: tx.apply(tick.changes()))
         return report
 
@@ -324,37 +343,34 @@ class Dispatcher:
         )
 
     def _advance(
-        self,
-        enrolment: Enrolment,
-        cart: Cart,
-        data: ProspectData | None,
-        now: datetime,
-        report: TickReport,
-        tick: _Tick,
-    ) -> None:
+        self, item: _Work, now: datetime, report: TickReport, tick: _Tick
+    ) -> _Ready | None:
+        """Walk ``item``'s flow until a message is ready to hand over (returned), or the
+        enrolment waits, pauses or ends (saved in ``tick``)."""
+        enrolment, cart, facts = item.enrolment, item.cart, item.facts
         try:
             flow = self.settings.assignments.pinned(enrolment)
         except FlowNotFoundError:
             log.warning("an enrolment's flow version is no longer configured")
             tick.save(enrolment, None)
-            return
-        facts = self.facts(cart, data, now=now)
-        for _ in range(64):  # a flow walks at most this many steps in one tick
+            return None
+        while item.steps < _MAX_STEPS:  # a flow walks at most this many steps in one tick
+            item.steps += 1
             plan = plan_next(flow, enrolment, facts, now=now, guards=self.settings.guards)
             if plan.kind == "exit":
                 report.exited += 1
                 report.count(plan.reason)
                 tick.save(enrolment.after(plan, at=now), None)
-                return
+                return None
             if plan.kind == "pause":
                 report.count(plan.reason)
                 tick.save(enrolment, plan.at)
-                return
+                return None
             if not plan.due_at(now):
                 if plan.kind == "send" and plan.deferred:
                     self._record_deferral(enrolment, plan, cart, facts, now, report, tick)
                 tick.save(enrolment, plan.at)
-                return
+                return None
             if plan.kind == "skip":
                 record = self._record(enrolment, plan, cart, now, "skipped", reason=plan.reason)
                 tick.record(record)
@@ -363,15 +379,17 @@ class Dispatcher:
                 report.count(plan.reason)
                 enrolment = enrolment.after(plan, at=now)
                 continue
-            done = self._send(enrolment, plan, cart, facts, now, report, tick)
-            if done is None:
-                return  # waits for a retry; saved by _send
-            enrolment, facts = done
+            ready = self._prepare(enrolment, plan, cart, facts, now, report, tick)
+            if isinstance(ready, _Ready):
+                ready.steps = item.steps
+                return ready
+            enrolment, facts = ready
         tick.save(enrolment, now)
+        return None
 
     # -- sending -------------------------------------------------------------------
 
-    def _send(
+    def _prepare(
         self,
         enrolment: Enrolment,
         plan: Plan,
@@ -380,7 +398,9 @@ class Dispatcher:
         now: datetime,
         report: TickReport,
         tick: _Tick,
-    ) -> tuple[Enrolment, ProspectFacts] | None:
+    ) -> _Ready | tuple[Enrolment, ProspectFacts]:
+        """Build a send step's message: ready to hand over, or skipped (recorded in
+        ``tick``; the enrolment and facts after the skip)."""
         step = plan.step
         assert step is not None
         msg_id = message_id(enrolment, step.id)
@@ -412,37 +432,76 @@ class Dispatcher:
             report.count(skipped)
             return enrolment.after(plan, at=now, outcome="skipped"), _with(facts, record)
         code = coupon.code if coupon else None
-        # Recorded before the provider is called: after a crash, the step is sent again
-        # under the same id rather than lost.
-        self._write(self._record(enrolment, plan, cart, now, "sending", attempts=attempts,
-                                 coupon_code=code), cart)  # fmt: skip
-        outcome = self._hand_over(sender, built, msg_id)
+        return _Ready(enrolment, plan, cart, facts, built, sender, msg_id, attempts, code)
+
+    def _send_all(
+        self, ready: Sequence[_Ready], now: datetime, report: TickReport, tick: _Tick
+    ) -> list[_Work]:
+        """Hand every ready message over; what walks on afterwards.
+
+        The ``sending`` records of all of them (``_SEND_BATCH`` at most) are stored in
+        one transaction before any provider is called (after a crash, each is sent again
+        under the same id rather than lost), and their outcomes in one transaction after
+        the last hand-over.
+        """
+        if not ready:
+            return []
+        self._write([
+            (self._record(r.enrolment, r.plan, r.cart, now, "sending", attempts=r.attempts,
+                          coupon_code=r.code), r.cart)
+            for r in ready
+        ])  # fmt: skip
+        outcomes: list[tuple[MessageRecord, Cart]] = []
+        after: list[_Work] = []
+        for item in ready:
+            try:
+                outcome = self._hand_over(item.sender, item.built, item.msg_id)
+            except Exception as exc:  # one enrolment's problem never stops the others
+                log.error("enrolment failed to advance: %s", type(exc).__name__)
+                tick.save(item.enrolment, now + timedelta(minutes=5))
+                continue
+            record, walk_on = self._finish(item, outcome, now, report, tick)
+            outcomes.append((record, item.cart))
+            if walk_on is not None:
+                after.append(walk_on)
+        self._write(outcomes)
+        return after
+
+    def _finish(
+        self, item: _Ready, outcome: SendResult, now: datetime, report: TickReport, tick: _Tick
+    ) -> tuple[MessageRecord, _Work | None]:
+        """The record of a hand-over's outcome, and the enrolment walking on (``None``
+        when it waits for a retry: saved in ``tick``)."""
+        enrolment, plan, cart, attempts = item.enrolment, item.plan, item.cart, item.attempts
+        code = item.code
         if outcome.outcome == "accepted":
             record = self._record(enrolment, plan, cart, now, "sent", attempts=attempts,
                                   provider_id=outcome.provider_id, coupon_code=code)  # fmt: skip
-            self._write(record, cart)
             report.sent += 1
-            return enrolment.after(plan, at=now), _with(facts, record)
+            walked = _Work(enrolment.after(plan, at=now), cart, _with(item.facts, record))
+            walked.steps = item.steps
+            return record, walked
         if outcome.outcome == "retry" and attempts < self.settings.max_attempts:
             delay = _RETRY_DELAYS[min(attempts, len(_RETRY_DELAYS)) - 1]
             if outcome.retry_after is not None:
                 delay = max(delay, timedelta(seconds=min(outcome.retry_after, 86_400)))
             record = self._record(enrolment, plan, cart, now, "deferred", attempts=attempts,
                                   reason=outcome.error or "retry", coupon_code=code)  # fmt: skip
-            self._write(record, cart)
             report.deferred += 1
             report.count(outcome.error or "retry")
             tick.save(enrolment, now + delay)
-            return None
+            return record, None
         reason = outcome.error or "failed"
         if outcome.outcome == "retry":
             reason = f"gave_up:{reason}"[:64]
         record = self._record(enrolment, plan, cart, now, "failed", attempts=attempts,
                               reason=reason, coupon_code=code)  # fmt: skip
-        self._write(record, cart)
         report.failed += 1
         report.count(reason)
-        return enrolment.after(plan, at=now, outcome="failed"), _with(facts, record)
+        walked = _Work(enrolment.after(plan, at=now, outcome="failed"), cart,
+                       _with(item.facts, record))  # fmt: skip
+        walked.steps = item.steps
+        return record, walked
 
     def _hand_over(
         self, sender: Sender, built: OutgoingMessage | tuple[PushMessage, ...], msg_id: str
@@ -556,12 +615,23 @@ class Dispatcher:
             attempts=attempts,
         )
 
-    def _write(self, record: MessageRecord, cart: Cart) -> None:
-        """Store one record now, with its ``message.sent``/``message.failed`` event (and
-        the texted number, so a reply finds the prospect)."""
-        texted = record.status == "sent" and record.channel == "sms"
-        changes = _record_changes(record, cart.contact.phone if texted else None)
-        self.store.write(lambda tx: tx.apply(changes))
+    def _write(self, records: Sequence[tuple[MessageRecord, Cart]]) -> None:
+        """Store records in one transaction, with their ``message.sent`` or
+        ``message.failed`` events (and each texted number, so a reply finds the
+        prospect)."""
+        if not records:
+            return
+        messages: list[MessageRecord] = []
+        events: list[DomainEvent] = []
+        numbers: list[tuple[str, str, datetime]] = []
+        for record, cart in records:
+            texted = record.status == "sent" and record.channel == "sms"
+            changes = _record_changes(record, cart.contact.phone if texted else None)
+            messages += changes.messages
+            events += changes.events
+            numbers += changes.sms_numbers
+        batch = Changes(messages=tuple(messages), events=tuple(events), sms_numbers=tuple(numbers))
+        self.store.write(lambda tx: tx.apply(batch))
 
     def _record_deferral(
         self,
@@ -584,6 +654,41 @@ class Dispatcher:
                                  attempts=previous.attempts if previous else 0))  # fmt: skip
         report.deferred += 1
         report.count(reason)
+
+
+_MAX_STEPS: Final = 64
+"""Steps one enrolment walks at most in one tick."""
+_SEND_BATCH: Final = 100
+"""Messages built, then recorded as ``sending`` together, handed over and recorded
+together: two commits per hundred sends; more built messages held at once would cost
+more memory and garbage collection than the commits saved."""
+
+
+@dataclass
+class _Work:
+    """An enrolment walking its flow this tick, with what the planner reads."""
+
+    enrolment: Enrolment
+    cart: Cart
+    facts: ProspectFacts
+    steps: int = 0
+    """Steps walked so far this tick."""
+
+
+@dataclass
+class _Ready:
+    """A send step's message, built, waiting for its hand-over."""
+
+    enrolment: Enrolment
+    plan: Plan
+    cart: Cart
+    facts: ProspectFacts
+    built: OutgoingMessage | tuple[PushMessage, ...]
+    sender: Sender
+    msg_id: str
+    attempts: int
+    code: str | None
+    steps: int = 0
 
 
 class _Tick:
