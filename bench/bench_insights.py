@@ -91,12 +91,13 @@ def export_peak(client: Cartback, query: CartQuery) -> int:
 
 
 def bare_pages(raw: Raw, start: object, end: object, batch: int = 1000) -> int:
-    """The export's rows through the driver alone, keyset pages as ``iter_carts`` reads."""
+    """The export's rows through the driver alone, keyset pages as ``iter_carts`` reads
+    (each page's range ending at the last row read)."""
     count = 0
     after: tuple[object, object] | None = None
     while True:
         sql = "SELECT created_at, id, body FROM carts WHERE created_at >= ? AND created_at <= ?"
-        params: list[object] = [start, end]
+        params: list[object] = [start, end if after is None else after[0]]
         if after is not None:
             sql += " AND (created_at < ? OR (created_at = ? AND id < ?))"
             params += [after[0], after[0], after[1]]
