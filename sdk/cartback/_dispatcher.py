@@ -12,16 +12,17 @@ A tick (``Dispatcher.tick``):
    planner for the next action and carries it out: records a skip, an exit, a pause or
    a deferral with its reason, or builds the message and sends it.
 
-Exactly once: a step's message has an id derived from the cart, the flow version and
-the step, recorded as ``sending`` before the provider is called and as ``sent``,
-``failed`` or ``skipped`` after. The ``sending`` record is written only after the live
-cart and consent are read again in its own transaction: an order or a withdrawal that
-arrived while the tick was sending stops every send still ahead of it. A crash in
-between leaves ``sending``: the step is planned again and sent again under the same id,
-which is what the provider sees (Message-ID, ``apns-id``, ...; docs/senders.md says
-what each provider does with it). A retryable failure waits (the provider's
-``Retry-After``, else a growing delay) and is given up after ``max_attempts``; a
-permanent one is recorded and never retried, and a dead push token is invalidated.
+Exactly once: a step's message has an id derived from the cart, the flow version and the
+step, recorded as ``sending`` before the provider is called and as ``sent``, ``failed``
+or ``skipped`` after, for up to ``send_batch`` messages per transaction. The ``sending``
+records are written only after the live carts and consent are read again in the same
+transaction: an order or a withdrawal that arrived while the tick was sending stops
+every later batch's sends. A crash in between leaves ``sending``: the step is planned
+again and sent again under the same id, which is what the provider sees (Message-ID,
+``apns-id``, ...; docs/senders.md says what each provider does with it). A retryable
+failure waits (the provider's ``Retry-After``, else a growing delay) and is given up
+after ``max_attempts``; a permanent one is recorded and never retried, and a dead push
+token is invalidated.
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Final, Literal
 
-from cartback._errors import MessageRefusedError
+from cartback._errors import ConfigurationError, MessageRefusedError
 from cartback._models import Cart, MessageRecord
 from cartback._types import MessageChannel
 from cartback.client import Cartback
@@ -139,6 +140,19 @@ class DispatcherSettings:
     """Enrolments leased per tick."""
     lease: timedelta = timedelta(minutes=2)
     """How long a dispatcher holds a leased enrolment."""
+    send_batch: int = 10
+    """Messages whose ``sending`` records are committed together before they are handed
+    over, and whose outcomes are committed together after: two commits per batch rather
+    than two per message. The price of a larger batch:
+    an order or a withdrawal that arrives while a batch is being handed over does not
+    stop the rest of that batch (the live cart and consent are checked once, as its
+    ``sending`` records are committed), and a crash in the middle of a batch re-sends
+    its handed-over messages under the same ids. ``1`` checks the live cart right before
+    every single send."""
+
+    def __post_init__(self) -> None:
+        if self.send_batch < 1:
+            raise ConfigurationError("send_batch must be at least 1", setting="send_batch")
 
 
 @dataclass
@@ -222,16 +236,35 @@ class Dispatcher:
         prospects = {c.contact.prospect_key for c in carts.values() if c.contact.prospect_key}
         data = self.store.prospect_data(prospects)
         tick = _Tick()
+        work: list[_Work] = []
         for enrolment in claimed:
             report.planned += 1
             cart = carts.get(enrolment.cart_id)
             if cart is None:
                 continue  # erased: its enrolment went with it
             try:
-                self._advance(enrolment, cart, data.get(enrolment.prospect), now, report, tick)
+                facts = self.facts(cart, data.get(enrolment.prospect), now=now)
             except Exception as exc:  # one enrolment's problem never stops the others
                 log.error("enrolment failed to advance: %s", type(exc).__name__)
                 tick.save(enrolment, now + timedelta(minutes=5))
+                continue
+            work.append(_Work(enrolment, cart, facts))
+        while work:  # walks on after each round of sends, until every enrolment waits
+            walking: list[_Work] = []
+            ready: list[_Ready] = []
+            for item in work:
+                try:
+                    found = self._advance(item, now, report, tick)
+                except Exception as exc:  # one enrolment's problem never stops the others
+                    log.error("enrolment failed to advance: %s", type(exc).__name__)
+                    tick.save(item.enrolment, now + timedelta(minutes=5))
+                    continue
+                if found is not None:
+                    ready.append(found)
+                if len(ready) >= self.settings.send_batch:
+                    walking += self._send_all(ready, now, report, tick)
+                    ready = []
+            work = walking + self._send_all(ready, now, report, tick)
         self.store.write(lambda tx: tx.apply(tick.changes()))
         return report
 
@@ -333,37 +366,34 @@ class Dispatcher:
         )
 
     def _advance(
-        self,
-        enrolment: Enrolment,
-        cart: Cart,
-        data: ProspectData | None,
-        now: datetime,
-        report: TickReport,
-        tick: _Tick,
-    ) -> None:
+        self, item: _Work, now: datetime, report: TickReport, tick: _Tick
+    ) -> _Ready | None:
+        """Walk ``item``'s flow until a message is ready to hand over (returned), or the
+        enrolment waits, pauses or ends (saved in ``tick``)."""
+        enrolment, cart, facts = item.enrolment, item.cart, item.facts
         try:
             flow = self.settings.assignments.pinned(enrolment)
         except FlowNotFoundError:
             log.warning("an enrolment's flow version is no longer configured")
             tick.save(enrolment, None)
-            return
-        facts = self.facts(cart, data, now=now)
-        for _ in range(64):  # a flow walks at most this many steps in one tick
+            return None
+        while item.steps < _MAX_STEPS:  # a flow walks at most this many steps in one tick
+            item.steps += 1
             plan = plan_next(flow, enrolment, facts, now=now, guards=self.settings.guards)
             if plan.kind == "exit":
                 report.exited += 1
                 report.count(plan.reason)
                 tick.save(enrolment.after(plan, at=now), None)
-                return
+                return None
             if plan.kind == "pause":
                 report.count(plan.reason)
                 tick.save(enrolment, plan.at)
-                return
+                return None
             if not plan.due_at(now):
                 if plan.kind == "send" and plan.deferred:
                     self._record_deferral(enrolment, plan, cart, facts, now, report, tick)
                 tick.save(enrolment, plan.at)
-                return
+                return None
             if plan.kind == "skip":
                 record = self._record(enrolment, plan, cart, now, "skipped", reason=plan.reason)
                 tick.record(record)
@@ -372,15 +402,17 @@ class Dispatcher:
                 report.count(plan.reason)
                 enrolment = enrolment.after(plan, at=now)
                 continue
-            done = self._send(enrolment, plan, cart, facts, now, report, tick)
-            if done is None:
-                return  # waits for a retry; saved by _send
-            enrolment, facts = done
+            ready = self._prepare(enrolment, plan, cart, facts, now, report, tick)
+            if isinstance(ready, _Ready):
+                ready.steps = item.steps
+                return ready
+            enrolment, facts = ready
         tick.save(enrolment, now)
+        return None
 
     # -- sending -------------------------------------------------------------------
 
-    def _send(
+    def _prepare(
         self,
         enrolment: Enrolment,
         plan: Plan,
@@ -389,7 +421,9 @@ class Dispatcher:
         now: datetime,
         report: TickReport,
         tick: _Tick,
-    ) -> tuple[Enrolment, ProspectFacts] | None:
+    ) -> _Ready | tuple[Enrolment, ProspectFacts]:
+        """Build a send step's message: ready to hand over, or skipped (recorded in
+        ``tick``; the enrolment and facts after the skip)."""
         step = plan.step
         assert step is not None
         msg_id = message_id(enrolment, step.id)
@@ -421,43 +455,77 @@ class Dispatcher:
             report.count(skipped)
             return enrolment.after(plan, at=now, outcome="skipped"), _with(facts, record)
         code = coupon.code if coupon else None
-        # Recorded before the provider is called: after a crash, the step is sent again
-        # under the same id rather than lost. The live cart and consent are read again in
-        # that same transaction: an order or a withdrawal that arrived since the tick
-        # loaded them stops the send, and the next tick plans from what is true now.
-        sending = self._record(enrolment, plan, cart, now, "sending", attempts=attempts,
-                               coupon_code=code)  # fmt: skip
-        if not self._record_sending(sending, cart, step.channel, now):
-            report.count("changed_before_send")
-            tick.save(enrolment, now)
-            return None
-        outcome = self._hand_over(sender, built, msg_id)
+        return _Ready(enrolment, plan, cart, facts, built, sender, msg_id, attempts, code)
+
+    def _send_all(
+        self, ready: Sequence[_Ready], now: datetime, report: TickReport, tick: _Tick
+    ) -> list[_Work]:
+        """Hand every ready message over; what walks on afterwards.
+
+        The ``sending`` records of all of them (``send_batch`` at most) are stored in
+        one transaction before any provider is called (after a crash, each is sent again
+        under the same id rather than lost), and their outcomes in one transaction after
+        the last hand-over.
+        """
+        if not ready:
+            return []
+        cleared = self._record_sending(ready, now)
+        kept = {id(item) for item in cleared}
+        for item in ready:
+            if id(item) not in kept:
+                report.count("changed_before_send")
+                tick.save(item.enrolment, now)  # planned again from what is true now
+        outcomes: list[tuple[MessageRecord, Cart]] = []
+        after: list[_Work] = []
+        for item in cleared:
+            try:
+                outcome = self._hand_over(item.sender, item.built, item.msg_id)
+            except Exception as exc:  # one enrolment's problem never stops the others
+                log.error("enrolment failed to advance: %s", type(exc).__name__)
+                tick.save(item.enrolment, now + timedelta(minutes=5))
+                continue
+            record, walk_on = self._finish(item, outcome, now, report, tick)
+            outcomes.append((record, item.cart))
+            if walk_on is not None:
+                after.append(walk_on)
+        self._write(outcomes)
+        return after
+
+    def _finish(
+        self, item: _Ready, outcome: SendResult, now: datetime, report: TickReport, tick: _Tick
+    ) -> tuple[MessageRecord, _Work | None]:
+        """The record of a hand-over's outcome, and the enrolment walking on (``None``
+        when it waits for a retry: saved in ``tick``)."""
+        enrolment, plan, cart, attempts = item.enrolment, item.plan, item.cart, item.attempts
+        code = item.code
         if outcome.outcome == "accepted":
             record = self._record(enrolment, plan, cart, now, "sent", attempts=attempts,
                                   provider_id=outcome.provider_id, coupon_code=code)  # fmt: skip
-            self._write(record, cart)
             report.sent += 1
-            return enrolment.after(plan, at=now), _with(facts, record)
+            walked = _Work(enrolment.after(plan, at=now), cart, _with(item.facts, record))
+            walked.steps = item.steps
+            return record, walked
         if outcome.outcome == "retry" and attempts < self.settings.max_attempts:
             delay = _RETRY_DELAYS[min(attempts, len(_RETRY_DELAYS)) - 1]
             if outcome.retry_after is not None:
                 delay = max(delay, timedelta(seconds=min(outcome.retry_after, 86_400)))
             record = self._record(enrolment, plan, cart, now, "deferred", attempts=attempts,
                                   reason=outcome.error or "retry", coupon_code=code)  # fmt: skip
-            self._write(record, cart)
             report.deferred += 1
             report.count(outcome.error or "retry")
             tick.save(enrolment, now + delay)
-            return None
+            return record, None
         reason = outcome.error or "failed"
         if outcome.outcome == "retry":
             reason = f"gave_up:{reason}"[:64]
         record = self._record(enrolment, plan, cart, now, "failed", attempts=attempts,
                               reason=reason, coupon_code=code)  # fmt: skip
-        self._write(record, cart)
         report.failed += 1
         report.count(reason)
-        return enrolment.after(plan, at=now, outcome="failed"), _with(facts, record)
+        walked = _Work(enrolment.after(plan, at=now, outcome="failed"), cart,
+                       _with(item.facts, record))  # fmt: skip
+        walked.steps = item.steps
+        return record, walked
 
     def _hand_over(
         self, sender: Sender, built: OutgoingMessage | tuple[PushMessage, ...], msg_id: str
@@ -571,32 +639,65 @@ class Dispatcher:
             attempts=attempts,
         )
 
-    def _write(self, record: MessageRecord, cart: Cart) -> None:
-        """Store one record now, with its ``message.sent``/``message.failed`` event (and
-        the texted number, so a reply finds the prospect)."""
-        texted = record.status == "sent" and record.channel == "sms"
-        changes = _record_changes(record, cart.contact.phone if texted else None)
-        self.store.write(lambda tx: tx.apply(changes))
+    def _write(self, records: Sequence[tuple[MessageRecord, Cart]]) -> None:
+        """Store records in one transaction, with their ``message.sent`` or
+        ``message.failed`` events (and each texted number, so a reply finds the
+        prospect)."""
+        if not records:
+            return
+        messages: list[MessageRecord] = []
+        events: list[DomainEvent] = []
+        numbers: list[tuple[str, str, datetime]] = []
+        for record, cart in records:
+            texted = record.status == "sent" and record.channel == "sms"
+            changes = _record_changes(record, cart.contact.phone if texted else None)
+            messages += changes.messages
+            events += changes.events
+            numbers += changes.sms_numbers
+        batch = Changes(messages=tuple(messages), events=tuple(events), sms_numbers=tuple(numbers))
+        self.store.write(lambda tx: tx.apply(batch))
 
-    def _record_sending(
-        self, record: MessageRecord, cart: Cart, channel: MessageChannel, now: datetime
-    ) -> bool:
-        """Store the ``sending`` record unless the live cart was ordered (or erased) or
-        the channel's consent is gone since the tick read them; whether it was stored.
-        Writes are serialized, so an order recorded before this check is seen by it."""
+    def _record_sending(self, ready: Sequence[_Ready], now: datetime) -> list[_Ready]:
+        """Store the ``sending`` records of ``ready``, except for carts ordered (or
+        erased) or whose channel's consent is gone since the tick read them; the messages
+        still to hand over. The live carts and consent are read in the same transaction,
+        and writes are serialized, so an order recorded before it is seen."""
 
-        def work(tx: ReadTransaction) -> bool:
-            live = tx.carts([cart.id]).get(cart.id)
-            if live is None or (self.settings.guards.exit_on_order and live.status == "ordered"):
-                return False
-            prospect = live.contact.prospect_key
-            if prospect:
-                events = tx.consent_events([prospect]).get(prospect, [])
-                decision = self.cartback.consents_for(live, at=now, events=events).get(channel)
-                if decision is not None and not decision.allowed:
-                    return False
-            tx.apply(_record_changes(record, None))
-            return True
+        def work(tx: ReadTransaction) -> list[_Ready]:
+            live = tx.carts({item.cart.id for item in ready})
+            prospects = {c.contact.prospect_key for c in live.values() if c.contact.prospect_key}
+            ledgers = tx.consent_events(prospects) if prospects else {}
+            cleared: list[_Ready] = []
+            records: list[MessageRecord] = []
+            for item in ready:
+                cart = live.get(item.cart.id)
+                if cart is None or (
+                    self.settings.guards.exit_on_order and cart.status == "ordered"
+                ):
+                    continue
+                prospect = cart.contact.prospect_key
+                if prospect:
+                    events = ledgers.get(prospect, [])
+                    channel = item.plan.step.channel if item.plan.step is not None else None
+                    decisions = self.cartback.consents_for(cart, at=now, events=events)
+                    decision = decisions.get(channel) if channel is not None else None
+                    if decision is not None and not decision.allowed:
+                        continue
+                cleared.append(item)
+                records.append(
+                    self._record(
+                        item.enrolment,
+                        item.plan,
+                        item.cart,
+                        now,
+                        "sending",
+                        attempts=item.attempts,
+                        coupon_code=item.code,
+                    )
+                )
+            if records:
+                tx.apply(Changes(messages=tuple(records)))
+            return cleared
 
         return self.store.write(work)
 
@@ -621,6 +722,37 @@ class Dispatcher:
                                  attempts=previous.attempts if previous else 0))  # fmt: skip
         report.deferred += 1
         report.count(reason)
+
+
+_MAX_STEPS: Final = 64
+"""Steps one enrolment walks at most in one tick."""
+
+
+@dataclass
+class _Work:
+    """An enrolment walking its flow this tick, with what the planner reads."""
+
+    enrolment: Enrolment
+    cart: Cart
+    facts: ProspectFacts
+    steps: int = 0
+    """Steps walked so far this tick."""
+
+
+@dataclass
+class _Ready:
+    """A send step's message, built, waiting for its hand-over."""
+
+    enrolment: Enrolment
+    plan: Plan
+    cart: Cart
+    facts: ProspectFacts
+    built: OutgoingMessage | tuple[PushMessage, ...]
+    sender: Sender
+    msg_id: str
+    attempts: int
+    code: str | None
+    steps: int = 0
 
 
 class _Tick:

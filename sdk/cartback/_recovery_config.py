@@ -270,7 +270,8 @@ def build_dispatcher(
 
 def dispatcher_settings(config: Mapping[str, Any], *, public_url: str) -> DispatcherSettings:
     """What a dispatcher runs with, from the whole of ``CARTBACK_CONFIG``: its ``shop``,
-    ``flows`` and ``guards`` sections and its ``form_urls`` (recovery links' targets)."""
+    ``flows``, ``guards`` and ``dispatcher`` sections and its ``form_urls`` (recovery
+    links' targets). ``dispatcher`` holds ``send_batch`` (see ``DispatcherSettings``)."""
     form_urls = config.get("form_urls", {})
     if not isinstance(form_urls, dict):
         raise ConfigurationError("form_urls must be an object", setting="form_urls")
@@ -279,8 +280,18 @@ def dispatcher_settings(config: Mapping[str, Any], *, public_url: str) -> Dispat
         public_url=public_url,
         form_urls={str(key): str(value) for key, value in form_urls.items()},
     )
+    tuning = config_section(config, "dispatcher")
+    for key in tuning:
+        if key != "send_batch":
+            raise ConfigurationError("the dispatcher section holds send_batch only",
+                                     setting=f"dispatcher.{key}")  # fmt: skip
+    send_batch = tuning.get("send_batch", DispatcherSettings.send_batch)
+    if isinstance(send_batch, bool) or not isinstance(send_batch, int) or send_batch < 1:
+        raise ConfigurationError("send_batch is a whole number, 1 or more",
+                                 setting="dispatcher.send_batch")  # fmt: skip
     return DispatcherSettings(
         assignments=flow_assignments(config_section(config, "flows")),
         shop=shop,
         guards=guard_settings(config_section(config, "guards"), fallback_time_zone=shop.timezone),
+        send_batch=send_batch,
     )

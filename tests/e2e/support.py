@@ -169,7 +169,9 @@ class Deployment:
     """Its content."""
 
     @classmethod
-    def write(cls, folder: Path, database: str, public_url: str, smtp_port: int) -> Deployment:
+    def write(
+        cls, folder: Path, database: str, public_url: str, smtp_port: int, *, send_batch: int = 10
+    ) -> Deployment:
         key_file = folder / "apns-key.p8"
         key_file.write_text(apns_p8(), encoding="utf-8")
         account_file = folder / "service-account.json"
@@ -186,6 +188,7 @@ class Deployment:
             "form_urls": {"checkout": f"{ORIGIN}/checkout"},
             "flows": {"definitions": [E2E_FLOW], "default": "e2e"},
             "guards": {},
+            "dispatcher": {"send_batch": send_batch},
             "senders": {
                 "email": {"smtp": {"host": HOST, "port": smtp_port, "security": "none"}},
                 "sms": {

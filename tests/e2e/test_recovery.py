@@ -154,7 +154,11 @@ def _run(tmp_path: Path, database: str, mailbox: Mailbox, smtp_port: int, *,
     sock = socket.socket()
     sock.bind((HOST, 0))
     host, port = sock.getsockname()[:2]
-    deployment = Deployment.write(tmp_path, database, f"http://{host}:{port}", smtp_port)
+    # The crash run checks the live cart before every send (send_batch 1): exactly the
+    # one email handed over and not recorded arrives twice. In batches, every email the
+    # killed process handed over in its unfinished batch would.
+    deployment = Deployment.write(tmp_path, database, f"http://{host}:{port}", smtp_port,
+                                  send_batch=1 if crash else 10)  # fmt: skip
     clock = FakeClock(START)
     app = create_app(deployment.settings(), clock=clock, monotonic=FakeMonotonic())
     cartback: Cartback = app.state.cartback

@@ -5,6 +5,7 @@ twice, and a crash between send and record sends again under the same id."""
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -13,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from cartback import Cartback, Store
+from cartback import Cartback, ConfigurationError, Store
 from cartback._dispatcher import Dispatcher, message_id
 from cartback.flows import conversational_flow
 from cartback.senders import SendResult
@@ -336,7 +337,7 @@ def test_an_order_or_withdrawal_arriving_mid_tick_stops_the_sends_still_ahead(
         return client.record_consent(prospect, "email", "withdrawn")
 
     sender = _MidTick(arrive, prospects)
-    dispatcher = make_dispatcher(client, sender)
+    dispatcher = make_dispatcher(client, sender, send_batch=1)  # checked before every send
     cart_ids = [capture(client, email=prospect) for prospect in prospects]
     dispatcher.tick()
     clock.advance(hours=3, minutes=1)
@@ -352,3 +353,28 @@ def test_an_order_or_withdrawal_arriving_mid_tick_stops_the_sends_still_ahead(
         exits.append(scheduled.enrolment.exit_reason)
     reason = "ordered" if change == "order" else "consent_withdrawn"
     assert sorted(exits, key=str) == sorted(["completed", reason, reason], key=str)
+
+
+def test_within_a_send_batch_the_news_stops_only_the_later_batches(
+    client: Cartback, store: Store, clock: FakeClock
+) -> None:
+    """``send_batch=2``: the live carts are checked as each batch's ``sending`` records
+    are committed, so an order arriving during the first batch stops the second."""
+    prospects = [f"b{n}@example.com" for n in range(3)]
+    sender = _MidTick(lambda p: client.mark_ordered(email=p, order_id=f"o-{p}"), prospects)
+    dispatcher = make_dispatcher(client, sender, send_batch=2)
+    for prospect in prospects:
+        capture(client, email=prospect)
+    dispatcher.tick()
+    clock.advance(hours=3, minutes=1)
+    report = dispatcher.tick()
+    assert len(sender.sent) == 2  # the first batch went out whole
+    assert report.reasons.get("changed_before_send") == 1
+    run(dispatcher, clock, hours=2)
+    assert len(sender.sent) == 2  # and nothing more after the order
+
+
+def test_a_send_batch_below_one_is_refused(dispatcher: Dispatcher) -> None:
+    with pytest.raises(ConfigurationError) as caught:
+        dataclasses.replace(dispatcher.settings, send_batch=0)
+    assert caught.value.setting == "send_batch"

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Collection, Iterator, Sequence
+from dataclasses import replace
 from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
 from typing import Any, Final, Literal, Protocol, TypeVar
@@ -895,13 +896,24 @@ class SqlStore:
         items = tuple(Cart.model_validate_json(body) for (body,) in rows)
         return CartPage(items=items, total=total, limit=limit, offset=offset)
 
+    def _page_where(
+        self, query: CartQuery, after: tuple[object, str] | None
+    ) -> tuple[str, list[object]]:
+        """The ``WHERE`` clause of one keyset page: after the first, the range ends at
+        the last row's capture time, so the index search starts there (with the
+        query's own end, every page walked the index down from it past every row
+        already read: quadratic in the number of pages)."""
+        if after is not None:
+            query = replace(query, end=self._dialect.dt(after[0]))
+        return where(self._dialect, query)
+
     def iter_carts(self, query: CartQuery, *, batch: int = 1000) -> Iterator[Cart]:
         """Every matching cart, newest first, ``batch`` at a time (keyset paging)."""
         if not 1 <= batch <= 10_000:
             raise InvalidInputError("batch must be 1-10000", field="batch", reason="out_of_range")
-        clause, params = where(self._dialect, query)
         after: tuple[object, str] | None = None
         while True:
+            clause, params = self._page_where(query, after)
             sql = f"SELECT created_at, id, body FROM carts{clause}"
             page_params = list(params)
             if after is not None:
@@ -1079,9 +1091,9 @@ class SqlStore:
         """The matching carts, newest first, a page at a time with what reports read."""
         if not 1 <= batch <= 10_000:
             raise InvalidInputError("batch must be 1-10000", field="batch", reason="out_of_range")
-        clause, params = where(self._dialect, query)
         after: tuple[object, str] | None = None
         while True:
+            clause, params = self._page_where(query, after)
             sql = f"SELECT created_at, id, body FROM carts{clause}"
             page_params = list(params)
             if after is not None:
