@@ -64,6 +64,8 @@ def test_fill_close_the_tab_and_see_the_cart_in_the_dashboard(
     staff.goto(live_receiver + "/admin")
     staff.fill("input[name=password]", RECEIVER_PASSWORD)
     staff.click("button[type=submit]")
+    expect(staff.locator("h1")).to_be_visible()  # the overview, where a login lands
+    staff.goto(live_receiver + "/admin/carts")
     expect(staff.locator("table").last).to_contain_text("new.comer@example.com")
     expect(staff.locator("table").last).to_contain_text("The Sourdough Course")
 
