@@ -10,7 +10,7 @@ SQLite a release and re-take of the GIL.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Collection, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from dataclasses import replace
 from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
@@ -244,6 +244,45 @@ def engagement_of(dialect: Dialect, row: Row) -> Engagement:
     )
 
 
+class _Keyed(Protocol):
+    @property
+    def cart_id(self) -> str: ...
+
+
+_K = TypeVar("_K", bound=_Keyed)
+
+
+def _grouped(items: Iterable[_K]) -> dict[str, list[_K]]:
+    """Items by their ``cart_id``, each list in the order read."""
+    found: dict[str, list[_K]] = {}
+    for item in items:
+        found.setdefault(item.cart_id, []).append(item)
+    return found
+
+
+def _open_carts(rows: Iterable[Row], wanted: set[CartKey]) -> dict[CartKey, Cart]:
+    return {
+        (prospect, form_id): Cart.model_validate_json(body)
+        for prospect, form_id, body in rows
+        if (prospect, form_id) in wanted
+    }
+
+
+def _receipts(rows: Iterable[Row], dialect: Dialect) -> dict[str, Receipt]:
+    found: dict[str, Receipt] = {}
+    for event_id, cart_id, status, at in rows:
+        saved: SaveStatus = status
+        found[event_id] = Receipt(event_id, cart_id, saved, dialect.dt(at))
+    return found
+
+
+def _ledgers(rows: Iterable[Row]) -> dict[str, list[ConsentEvent]]:
+    found: dict[str, list[ConsentEvent]] = {}
+    for prospect, body in rows:
+        found.setdefault(prospect, []).append(ConsentEvent.model_validate_json(body))
+    return found
+
+
 class Transaction:
     """``ReadTransaction`` over one connection inside a serialized write transaction."""
 
@@ -251,34 +290,26 @@ class Transaction:
         self._db = db
         self._dialect = dialect
 
+    def _rows_in(self, select: str, keys: Collection[str], order: str = "") -> Iterator[Row]:
+        """The rows of ``select`` (ending with the column compared) ``IN`` the keys, a
+        chunk of keys at a time, then ``order``: rows of one key come in one chunk, so
+        each key's rows keep the order."""
+        for chunk in _chunks(sorted(set(keys))):
+            yield from self._db.execute(f"{select} IN ({_marks(len(chunk))}){order}", chunk)
+
     def open_carts(self, keys: Collection[CartKey]) -> dict[CartKey, Cart]:
         """The open or submitted cart of each ``(prospect, form_id)`` that has one."""
         wanted = set(keys)
-        prospects = sorted({prospect for prospect, _ in wanted})
-        found: dict[CartKey, Cart] = {}
-        for chunk in _chunks(prospects):
-            rows = self._db.execute(
-                f"SELECT prospect, form_id, body FROM carts WHERE {_OPEN}"
-                f" AND prospect IN ({_marks(len(chunk))})",
-                chunk,
-            )
-            for prospect, form_id, body in rows:
-                if (prospect, form_id) in wanted:
-                    found[(prospect, form_id)] = Cart.model_validate_json(body)
-        return found
+        rows = self._rows_in(
+            f"SELECT prospect, form_id, body FROM carts WHERE {_OPEN} AND prospect",
+            {prospect for prospect, _ in wanted},
+        )
+        return _open_carts(rows, wanted)
 
     def carts(self, ids: Collection[str]) -> dict[str, Cart]:
         """The carts with these ids that exist."""
-        found: dict[str, Cart] = {}
-        for chunk in _chunks(sorted(set(ids))):
-            rows = self._db.execute(
-                f"SELECT body FROM carts WHERE id IN ({_marks(len(chunk))})",
-                chunk,
-            )
-            for (body,) in rows:
-                cart = Cart.model_validate_json(body)
-                found[cart.id] = cart
-        return found
+        carts = self._rows_in("SELECT body FROM carts WHERE id", ids)
+        return {cart.id: cart for cart in (Cart.model_validate_json(b) for (b,) in carts)}
 
     def carts_to_close(
         self, *, prospect: str | None, session_id: str | None, form_id: str | None
@@ -336,46 +367,25 @@ class Transaction:
                 )
             )
         results = iter(self._db.batch(statements))
-        carts = {
-            (prospect, form_id): Cart.model_validate_json(body)
-            for prospect, form_id, body in next(results)
-            if (prospect, form_id) in wanted
-        }
-        receipts: dict[str, Receipt] = {}
-        for event_id, cart_id, status, at in next(results) if ids else ():
-            saved: SaveStatus = status
-            receipts[event_id] = Receipt(event_id, cart_id, saved, self._dialect.dt(at))
-        found: dict[str, list[ConsentEvent]] = {}
-        for prospect, body in next(results) if ledgers else ():
-            found.setdefault(prospect, []).append(ConsentEvent.model_validate_json(body))
-        return carts, receipts, found
+        carts = _open_carts(next(results), wanted)
+        receipts = _receipts(next(results) if ids else (), self._dialect)
+        return carts, receipts, _ledgers(next(results) if ledgers else ())
 
     def receipts(self, event_ids: Collection[str]) -> dict[str, Receipt]:
         """The receipts of these capture ``event_id``\\ s."""
-        found: dict[str, Receipt] = {}
-        for chunk in _chunks(sorted(set(event_ids))):
-            rows = self._db.execute(
-                "SELECT event_id, cart_id, status, at FROM capture_receipts"
-                f" WHERE event_id IN ({_marks(len(chunk))})",
-                chunk,
-            )
-            for event_id, cart_id, status, at in rows:
-                saved: SaveStatus = status
-                found[event_id] = Receipt(event_id, cart_id, saved, self._dialect.dt(at))
-        return found
+        rows = self._rows_in(
+            "SELECT event_id, cart_id, status, at FROM capture_receipts WHERE event_id", event_ids
+        )
+        return _receipts(rows, self._dialect)
 
     def consent_events(self, prospects: Collection[str]) -> dict[str, list[ConsentEvent]]:
         """Each prospect's ledger entries, oldest first."""
-        found: dict[str, list[ConsentEvent]] = {}
-        for chunk in _chunks(sorted(set(prospects))):
-            rows = self._db.execute(
-                "SELECT prospect, body FROM consent_events"
-                f" WHERE prospect IN ({_marks(len(chunk))}) ORDER BY at, seq",
-                chunk,
-            )
-            for prospect, body in rows:
-                found.setdefault(prospect, []).append(ConsentEvent.model_validate_json(body))
-        return found
+        rows = self._rows_in(
+            "SELECT prospect, body FROM consent_events WHERE prospect",
+            prospects,
+            " ORDER BY at, seq",
+        )
+        return _ledgers(rows)
 
     def devices(self, tokens: Collection[tuple[str, str]]) -> dict[tuple[str, str], PushDevice]:
         """The registered devices with these ``(platform, token)`` pairs."""
@@ -401,15 +411,8 @@ class Transaction:
 
     def enrolments(self, cart_ids: Collection[str]) -> dict[str, Enrolment]:
         """The enrolments of these carts that exist."""
-        found: dict[str, Enrolment] = {}
-        for chunk in _chunks(sorted(set(cart_ids))):
-            rows = self._db.execute(
-                f"SELECT body FROM enrolments WHERE cart_id IN ({_marks(len(chunk))})", chunk
-            )
-            for (body,) in rows:
-                enrolment = Enrolment.model_validate_json(body)
-                found[enrolment.cart_id] = enrolment
-        return found
+        rows = self._rows_in("SELECT body FROM enrolments WHERE cart_id", cart_ids)
+        return {e.cart_id: e for e in (Enrolment.model_validate_json(b) for (b,) in rows)}
 
     def apply(self, changes: Changes) -> None:
         """Write ``changes``: one statement per table (each backend sends a batch of rows
@@ -616,110 +619,54 @@ class Transaction:
 
     def message_records(self, ids: Collection[str]) -> dict[str, MessageRecord]:
         """The message records with these ids that exist."""
-        found: dict[str, MessageRecord] = {}
-        for chunk in _chunks(sorted(set(ids))):
-            rows = self._db.execute(
-                f"SELECT body FROM messages WHERE id IN ({_marks(len(chunk))})", chunk
-            )
-            for (body,) in rows:
-                record = MessageRecord.model_validate_json(body)
-                found[record.id] = record
-        return found
+        rows = self._rows_in("SELECT body FROM messages WHERE id", ids)
+        return {r.id: r for r in (MessageRecord.model_validate_json(b) for (b,) in rows)}
 
     def engagements_of(self, cart_ids: Collection[str]) -> dict[str, list[Engagement]]:
         """The engagements with messages about these carts, oldest first."""
-        found: dict[str, list[Engagement]] = {}
-        for chunk in _chunks(sorted(set(cart_ids))):
-            rows = self._db.execute(
-                "SELECT message_id, cart_id, kind, at, utm FROM engagements"
-                f" WHERE cart_id IN ({_marks(len(chunk))}) ORDER BY at, seq",
-                chunk,
-            )
-            for row in rows:
-                engagement = engagement_of(self._dialect, row)
-                found.setdefault(engagement.cart_id, []).append(engagement)
-        return found
-
-    # -- reads for issue 13: recovery credit, endpoints, tickets -----------------------
+        rows = self._rows_in(
+            "SELECT message_id, cart_id, kind, at, utm FROM engagements WHERE cart_id",
+            cart_ids,
+            " ORDER BY at, seq",
+        )
+        return _grouped(engagement_of(self._dialect, row) for row in rows)
 
     def messages_of(self, cart_ids: Collection[str]) -> dict[str, list[MessageRecord]]:
         """The recovery message records of these carts, oldest first."""
-        found: dict[str, list[MessageRecord]] = {}
-        for chunk in _chunks(sorted(set(cart_ids))):
-            rows = self._db.execute(
-                f"SELECT body FROM messages WHERE cart_id IN ({_marks(len(chunk))})"
-                " ORDER BY at, id",
-                chunk,
-            )
-            for (body,) in rows:
-                record = MessageRecord.model_validate_json(body)
-                found.setdefault(record.cart_id, []).append(record)
-        return found
+        rows = self._rows_in(
+            "SELECT body FROM messages WHERE cart_id", cart_ids, " ORDER BY at, id"
+        )
+        return _grouped(MessageRecord.model_validate_json(body) for (body,) in rows)
 
     def clicks_of(self, cart_ids: Collection[str]) -> dict[str, list[Click]]:
         """The recovery-link clicks of these carts, oldest first."""
-        found: dict[str, list[Click]] = {}
-        for chunk in _chunks(sorted(set(cart_ids))):
-            rows = self._db.execute(
-                "SELECT cart_id, at, utm FROM link_clicks"
-                f" WHERE cart_id IN ({_marks(len(chunk))}) ORDER BY seq",
-                chunk,
-            )
-            for cart_id, at, utm in rows:
-                found.setdefault(cart_id, []).append(
-                    Click(cart_id, self._dialect.dt(at), json.loads(utm))
-                )
-        return found
+        rows = self._rows_in("SELECT cart_id, at, utm FROM link_clicks WHERE cart_id", cart_ids,
+                             " ORDER BY seq")  # fmt: skip
+        dt = self._dialect.dt
+        return _grouped(Click(cart_id, dt(at), json.loads(utm)) for cart_id, at, utm in rows)
 
     def endpoints(self, ids: Collection[str]) -> dict[str, EndpointRecord]:
         """The webhook endpoints with these ids that exist."""
-        found: dict[str, EndpointRecord] = {}
-        for chunk in _chunks(sorted(set(ids))):
-            rows = self._db.execute(
-                f"SELECT {_ENDPOINT_COLUMNS} FROM webhook_endpoints"
-                f" WHERE id IN ({_marks(len(chunk))})",
-                chunk,
-            )
-            for row in rows:
-                record = endpoint_record(self._dialect, row)
-                found[record.id] = record
-        return found
+        rows = self._rows_in(f"SELECT {_ENDPOINT_COLUMNS} FROM webhook_endpoints WHERE id", ids)
+        return {r.id: r for r in (endpoint_record(self._dialect, row) for row in rows)}
 
     def tickets_by_key(self, dedupe_keys: Collection[str]) -> dict[str, Ticket]:
         """The tickets holding these dedupe keys."""
-        found: dict[str, Ticket] = {}
-        for chunk in _chunks(sorted(set(dedupe_keys))):
-            rows = self._db.execute(
-                f"SELECT body FROM tickets WHERE dedupe_key IN ({_marks(len(chunk))})", chunk
-            )
-            for (body,) in rows:
-                ticket = Ticket.model_validate_json(body)
-                found[ticket.dedupe_key] = ticket
-        return found
+        rows = self._rows_in("SELECT body FROM tickets WHERE dedupe_key", dedupe_keys)
+        return {t.dedupe_key: t for t in (Ticket.model_validate_json(b) for (b,) in rows)}
 
     def tickets(self, ids: Collection[str]) -> dict[str, Ticket]:
         """The tickets with these ids that exist."""
-        found: dict[str, Ticket] = {}
-        for chunk in _chunks(sorted(set(ids))):
-            rows = self._db.execute(
-                f"SELECT body FROM tickets WHERE id IN ({_marks(len(chunk))})", chunk
-            )
-            for (body,) in rows:
-                ticket = Ticket.model_validate_json(body)
-                found[ticket.id] = ticket
-        return found
+        rows = self._rows_in("SELECT body FROM tickets WHERE id", ids)
+        return {t.id: t for t in (Ticket.model_validate_json(b) for (b,) in rows)}
 
     def carts_of(self, prospects: Collection[str]) -> dict[str, list[Cart]]:
         """Every cart of these prospects (any status), oldest first."""
+        rows = self._rows_in("SELECT prospect, body FROM carts WHERE prospect", prospects,
+                             " ORDER BY created_at, id")  # fmt: skip
         found: dict[str, list[Cart]] = {}
-        for chunk in _chunks(sorted(set(prospects))):
-            rows = self._db.execute(
-                f"SELECT prospect, body FROM carts WHERE prospect IN ({_marks(len(chunk))})"
-                " ORDER BY created_at, id",
-                chunk,
-            )
-            for prospect, body in rows:
-                found.setdefault(prospect, []).append(Cart.model_validate_json(body))
+        for prospect, body in rows:
+            found.setdefault(prospect, []).append(Cart.model_validate_json(body))
         return found
 
 
