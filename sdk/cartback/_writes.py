@@ -227,21 +227,16 @@ def decide_captures(
 def _ordered_in_session(
     tx: ReadTransaction, plans: Sequence[CapturePlan], open_carts: Mapping[CartKey, Cart]
 ) -> dict[tuple[CartKey, str], Cart]:
-    wanted = {
-        (_key(plan), plan.session_id)
-        for plan in plans
-        if plan.session_id and _key(plan) not in open_carts
+    sessions = {
+        plan.session_id for plan in plans if plan.session_id and _key(plan) not in open_carts
     }
-    if not wanted:
+    if not sessions:
         return {}
     found: dict[tuple[CartKey, str], Cart] = {}
-    for prospect, carts in tx.carts_of({key[0] for key, _ in wanted}).items():
+    for session_id, carts in tx.ordered_in_sessions(sessions).items():
         for cart in carts:
-            if cart.status != "ordered" or not cart.session_id:
-                continue
-            pair = ((prospect, cart.context.form_id), cart.session_id)
-            if pair in wanted:
-                found[pair] = cart  # the newest
+            if cart.contact.prospect_key is not None:
+                found[((cart.contact.prospect_key, cart.context.form_id), session_id)] = cart
     return found
 
 

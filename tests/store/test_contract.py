@@ -293,6 +293,22 @@ def test_mark_ordered_by_session(client: Cartback, clock: FakeClock) -> None:
     assert client.mark_ordered(session_id="unknown") == []
 
 
+def test_a_late_capture_from_the_session_that_bought_opens_no_cart(
+    client: Cartback, store: Store
+) -> None:
+    bought = capture(client, session_id="sess-1")
+    open_elsewhere = capture(client, email="bob@example.com", session_id="sess-2")
+    client.mark_ordered(session_id="sess-1", order_id="o-1")
+    found = store.write(lambda tx: tx.ordered_in_sessions(["sess-1", "sess-2", "sess-x"]))
+    assert {session: [c.id for c in carts] for session, carts in found.items()} == {
+        "sess-1": [bought.id]
+    }
+    late = client.capture(submission(session_id="sess-1", fields={"city": "Austin"}))
+    assert (late.status, late.cart and late.cart.id) == ("unchanged", bought.id)
+    assert client.get_cart(open_elsewhere.id).status == "open"
+    assert client.list_carts(CartQuery()).total == 2
+
+
 def test_every_change_writes_its_typed_event_in_commit_order(
     client: Cartback, store: Store, clock: FakeClock
 ) -> None:

@@ -505,6 +505,10 @@ class ReadTransaction(Protocol):
         """Every cart of these prospects (any status), oldest first."""
         ...
 
+    def ordered_in_sessions(self, session_ids: Collection[str]) -> dict[str, list[Cart]]:
+        """The ordered carts each of these browser sessions touched."""
+        ...
+
 
 @runtime_checkable
 class Store(Protocol):

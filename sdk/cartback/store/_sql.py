@@ -660,6 +660,18 @@ class Transaction:
         rows = self._rows_in("SELECT body FROM tickets WHERE id", ids)
         return {t.id: t for t in (Ticket.model_validate_json(b) for (b,) in rows)}
 
+    def ordered_in_sessions(self, session_ids: Collection[str]) -> dict[str, list[Cart]]:
+        """The ordered carts each of these browser sessions touched."""
+        rows = self._rows_in(
+            "SELECT s.session_id, c.body FROM cart_sessions s JOIN carts c ON c.id = s.cart_id"
+            " WHERE c.status = 'ordered' AND s.session_id",
+            session_ids,
+        )
+        found: dict[str, list[Cart]] = {}
+        for session_id, body in rows:
+            found.setdefault(session_id, []).append(Cart.model_validate_json(body))
+        return found
+
     def carts_of(self, prospects: Collection[str]) -> dict[str, list[Cart]]:
         """Every cart of these prospects (any status), oldest first."""
         rows = self._rows_in("SELECT prospect, body FROM carts WHERE prospect", prospects,
