@@ -251,14 +251,9 @@ class Cartback:
         """After a capture refused because the prospect is in an excluded country (the
         EU), erase what the same browser session stored earlier: a page may preselect a
         country the prospect changes only later, and an EU prospect is kept nowhere.
-        ``None`` when there was nothing to erase (the common case: one read)."""
+        ``None`` for any other plan; an empty report when the session held nothing."""
         session_id = plan.session_id
         if plan.stored or not session_id or "country_excluded" not in plan.eligibility.reasons:
-            return None
-        held = self.store.write(
-            lambda tx: tx.carts_to_close(prospect=None, session_id=session_id, form_id=None)
-        )
-        if not held:
             return None
         return self.store.forget_session(session_id)
 

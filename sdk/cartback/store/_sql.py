@@ -759,7 +759,8 @@ class SqlStore:
             return ErasureReport(carts=len(ids), consent_events=consents, other=other)
 
         report = self._writing(erase)
-        self._after_erasure()
+        if report != ErasureReport():  # nothing was there: nothing to scrub from the files
+            self._after_erasure()
         return report
 
     def forget_session(self, session_id: str) -> ErasureReport:
@@ -777,7 +778,8 @@ class SqlStore:
             return ErasureReport(carts=len(ids), consent_events=consents, other=other)
 
         report = self._writing(forget)
-        self._after_erasure()
+        if report != ErasureReport():
+            self._after_erasure()
         return report
 
     def purge(self, older_than: datetime, *, now: datetime | None = None) -> int:
