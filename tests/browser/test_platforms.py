@@ -297,10 +297,9 @@ def test_medusa_storefront(shop: Shop) -> None:
     later = open_and_stays_open(
         shop,
         "a capture from the review step",
-        lambda c: c.context.last_field != cart.context.last_field,
+        lambda c: c.context.last_field == "continue-to-review",
     )
-    assert later.capture_count == cart.capture_count
-    assert later.context.last_field == "continue-to-review"
+    assert later.capture_count == cart.capture_count  # stored quietly, no new capture
 
     shop.order("#place-order")
     assert completed(shop).contact == cart.contact
