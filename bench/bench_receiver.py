@@ -114,7 +114,9 @@ class WrkResult:
     non_2xx: int
     socket_errors: int
     cpu_ms_per_request: float | None = None
-    """The server process's user + system CPU time per request, when /proc has it."""
+    """User + system CPU time per acknowledged capture, all processes, when /proc has it."""
+    cpu_by_role: tuple[tuple[str, float], ...] = ()
+    """The same split by role: the server, its worker processes, the database server."""
 
     @property
     def rps(self) -> float:
@@ -300,26 +302,41 @@ def bench(
     try:
         if args.warmup > 0:
             drive(args.warmup, "warmup")
-        pids = [process.pid, *children(process.pid), *database_pids()]
+        roles = {
+            "server": [process.pid],
+            "workers": children(process.pid),
+            "database": database_pids(),
+        }
+        pids = [pid for group in roles.values() for pid in group]
         before = total_cpu(pids)
         result = drive(args.duration, "measured")
         after = total_cpu(pids)
-        used = sum(after[pid] - before[pid] for pid in after if pid in before)
         if not result.acknowledged or not after:
             return result
-        return dataclasses.replace(result, cpu_ms_per_request=used * 1000 / result.acknowledged)
+
+        def used(group: list[int]) -> float:
+            seconds = sum(
+                after[pid] - before[pid] for pid in group if pid in after and pid in before
+            )
+            return seconds * 1000 / result.acknowledged
+
+        by_role = tuple((role, used(group)) for role, group in roles.items() if group)
+        return dataclasses.replace(result, cpu_ms_per_request=used(pids), cpu_by_role=by_role)
     finally:
         stop(process)
 
 
 def describe(name: str, result: WrkResult) -> str:
     cpu = result.cpu_ms_per_request
+    split = ""
+    if len(result.cpu_by_role) > 1:
+        split = " (" + ", ".join(f"{role} {ms:.3f}" for role, ms in result.cpu_by_role) + ")"
     return (
         f"{name:<16} {result.rps:>7.0f} req/s   p50 {result.p50_ms:6.2f} ms   "
         f"p90 {result.p90_ms:6.2f} ms   p99 {result.p99_ms:6.2f} ms   "
         f"max {result.max_ms:7.2f} ms   non-2xx {result.non_2xx}   "
         f"socket errors {result.socket_errors}   "
-        f"CPU {'n/a' if cpu is None else f'{cpu:.3f} ms'}/capture, all processes   "
+        f"CPU {'n/a' if cpu is None else f'{cpu:.3f} ms'}/capture, all processes{split}   "
         f"({result.requests} requests in {result.duration_s:.1f} s)"
     )
 

@@ -19,17 +19,17 @@ import os
 import signal
 import sys
 import threading
-from datetime import timedelta
 from pathlib import Path
 
 import uvicorn
 from starlette.applications import Starlette
 
-from cartback import Cartback, LinkSigner, open_store
+from cartback import LinkSigner
 from server_example.app import create_app, recovery_runner
 from server_example.demo import DemoClock, Mailbox
 from server_example.openapi import OPENAPI_PATH, render
 from server_example.settings import Settings
+from server_example.wiring import build_cartback
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -146,17 +146,9 @@ def dispatch(database: str | None) -> None:
     settings = Settings.from_env()
     if database is not None:
         settings = dataclasses.replace(settings, database=database)
-    store = open_store(settings.database, synchronous=settings.synchronous)
-    signer = LinkSigner(settings.secret_key)
-    cartback = Cartback(
-        store,
-        policy=settings.policy,
-        forms=settings.forms,
-        retention_days=settings.retention_days,
-        links=signer,
-        submitted_ttl=timedelta(minutes=settings.submitted_minutes),
-    )
-    runner = recovery_runner(cartback, settings, signer)
+    cartback = build_cartback(settings)
+    store = cartback.store
+    runner = recovery_runner(cartback, settings, LinkSigner(settings.secret_key))
     stopping = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stopping.set())
@@ -169,20 +161,13 @@ def dispatch(database: str | None) -> None:
 
 def run_webhooks(database: str | None) -> None:
     """The webhook worker and ticket triggers, until SIGTERM or SIGINT."""
-    from cartback import Cartback, LinkSigner, open_store
     from server_example.integrations import run_forever
 
     settings = Settings.from_env()
     if database is not None:
         settings = dataclasses.replace(settings, database=database)
-    store = open_store(settings.database, synchronous=settings.synchronous)
-    cartback = Cartback(
-        store,
-        policy=settings.policy,
-        forms=settings.forms,
-        retention_days=settings.retention_days,
-        links=LinkSigner(settings.secret_key),
-    )
+    cartback = build_cartback(settings)
+    store = cartback.store
     try:
         run_forever(
             cartback,

@@ -8,7 +8,6 @@ import logging
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from datetime import timedelta
 from pathlib import Path
 from urllib.parse import parse_qs
 
@@ -26,10 +25,10 @@ from starlette.templating import Jinja2Templates
 from cartback import (
     Cartback,
     Clock,
+    ConfigurationError,
     InvalidInputError,
     LinkSigner,
     PaymentFailureReason,
-    open_store,
     system_clock,
 )
 from cartback._dispatcher import DispatcherSettings
@@ -47,6 +46,8 @@ from server_example.admin_tickets import TicketPages
 from server_example.admin_webhooks import WebhookPages
 from server_example.backend_api import BackendApi
 from server_example.capture_api import CaptureApi
+from server_example.capture_process import CaptureProcess
+from server_example.capture_stage import Stage, in_thread
 from server_example.dashboard import Dashboard
 from server_example.demo import Mailbox
 from server_example.integrations import Integrations
@@ -63,6 +64,7 @@ from server_example.recovery import (
     shop_settings,
 )
 from server_example.settings import Settings
+from server_example.wiring import build_cartback
 from server_example.writer import CaptureWriter
 
 __all__ = ["SNIPPET_DIR", "create_app", "recovery_runner"]
@@ -119,23 +121,26 @@ def create_app(
     per-process capture rate limit) are injectable for tests; ``senders`` replaces the
     senders the settings describe (tests, or an integrator wiring providers in code), and
     the webhook worker's deliverer and settings are injectable too
-    (``app.state.integrations`` runs them).
+    (``app.state.integrations`` runs them). With ``settings.capture_worker ==
+    "process"`` (the default) captures are checked and stored by a worker process the
+    lifespan starts (``app.state.capture_process``); it keeps the system clock, so an
+    injected ``clock`` needs ``capture_worker="thread"``.
     """
-    store = open_store(settings.database, synchronous=settings.synchronous)
+    if settings.capture_worker == "process" and clock is not system_clock:
+        raise ConfigurationError(
+            "the capture worker process keeps the system clock:"
+            " inject a clock with capture_worker='thread'",
+            setting="capture_worker",
+        )
+    cartback = build_cartback(settings, clock=clock)
+    store = cartback.store
     signer = LinkSigner(settings.secret_key)
-    cartback = Cartback(
-        store,
-        policy=settings.policy,
-        forms=settings.forms,
-        clock=clock,
-        retention_days=settings.retention_days,
-        links=signer,
-        submitted_ttl=timedelta(minutes=settings.submitted_minutes),
-    )
     if senders is None and mailbox is not None:  # the demo: email goes to its mailbox
         senders = make_senders({}, overrides={"email": mailbox.sender()})
     recovery = recovery_runner(cartback, settings, signer, senders=senders)
-    writer = CaptureWriter(cartback.save)
+    capture_process = CaptureProcess(settings) if settings.capture_worker == "process" else None
+    stage: Stage = capture_process or in_thread(cartback)
+    writer = CaptureWriter(stage)
     limiter = RateLimiter(
         per_minute=settings.rate_per_minute, burst=settings.rate_burst, clock=monotonic
     )
@@ -290,6 +295,8 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         await purge()
+        if capture_process is not None:
+            await capture_process.start()
         writer.start()
         await run_in_threadpool(integrations.start)
         purger = asyncio.create_task(purge_periodically())
@@ -303,7 +310,9 @@ def create_app(
                 await purger
             recovery.stop()
             await run_in_threadpool(integrations.stop)
-            writer.stop()
+            await writer.stop()
+            if capture_process is not None:
+                await capture_process.stop()
             store.close()
 
     app = Starlette(
@@ -330,4 +339,5 @@ def create_app(
     app.state.settings = settings
     app.state.recovery = recovery
     app.state.integrations = integrations
+    app.state.capture_process = capture_process
     return app

@@ -9,9 +9,10 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
-from cartback import Cartback, InvalidInputError, StoreUnavailableError
+from cartback import Cartback, InvalidInputError
 from cartback.notices import SessionNotice
-from server_example.plumbing import ApiError, client_key, read_json_object
+from server_example.capture_stage import Captured, CaptureRequest, Rejected, Unavailable
+from server_example.plumbing import ApiError, client_key, read_json_body, read_json_object
 from server_example.ratelimit import RateLimiter
 from server_example.settings import Settings
 from server_example.writer import CaptureWriter, WriterOverloadedError
@@ -48,30 +49,17 @@ class CaptureApi:
             )
 
     async def capture(self, request: Request) -> JSONResponse:
-        """POST /api/capture: check and store the filled fields of an order form."""
+        """POST /api/capture: check and store the filled fields of an order form.
+
+        The body goes to the capture stage as read (``capture_stage``: parse, check,
+        save); the answer comes once the capture is durable, or says why not."""
         self._guard(request)
-        data, _ = await read_json_object(request, self.settings.max_body_bytes)
+        body = await read_json_body(request, self.settings.max_body_bytes)
         fallback_country = None
         if self.settings.trusted_country_header:
             fallback_country = request.headers.get(self.settings.trusted_country_header)
         try:
-            plan = self.cartback.plan(data, fallback_country=fallback_country)
-        except InvalidInputError as exc:
-            raise ApiError.from_invalid(exc) from None
-        if not plan.stored:
-            try:
-                await run_in_threadpool(self.cartback.forget_refused, plan)
-            except StoreUnavailableError:
-                raise ApiError(
-                    503,
-                    field="$",
-                    reason="unavailable",
-                    message="the database is unavailable: try again shortly",
-                    headers={"Retry-After": "2"},
-                ) from None
-            return JSONResponse({"status": "not_stored", "reasons": list(plan.eligibility.reasons)})
-        try:
-            future = self.writer.submit(plan)
+            reply = await self.writer.submit(CaptureRequest(body, fallback_country))
         except WriterOverloadedError:
             raise ApiError(
                 503,
@@ -80,17 +68,21 @@ class CaptureApi:
                 message="try again shortly",
                 headers={"Retry-After": "1"},
             ) from None
-        try:
-            outcome = await future
-        except StoreUnavailableError:
+        if isinstance(reply, Captured):
+            return JSONResponse({"status": reply.status, "reasons": list(reply.reasons)})
+        if isinstance(reply, Rejected):
+            raise ApiError(
+                reply.status_code, field=reply.field, reason=reply.reason, message=reply.message
+            )
+        if isinstance(reply, Unavailable):
             raise ApiError(
                 503,
                 field="$",
                 reason="unavailable",
                 message="the database is unavailable: try again shortly",
                 headers={"Retry-After": "2"},
-            ) from None
-        return JSONResponse({"status": outcome.status, "reasons": []})
+            )
+        raise RuntimeError(f"the capture stage failed ({reply.error})")
 
     async def _session_event(self, request: Request) -> SessionNotice:
         self._guard(request)

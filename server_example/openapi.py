@@ -11,6 +11,9 @@ import json
 from pathlib import Path
 from typing import Any, Final
 
+from pydantic.json_schema import GenerateJsonSchema, JsonSchemaValue
+from pydantic_core import core_schema
+
 from cartback import Submission
 from cartback.notices import (
     DeviceNotice,
@@ -40,9 +43,20 @@ _ERROR = {
 }
 
 
+class _NumbersAsText(GenerateJsonSchema):
+    """A model with ``coerce_numbers_to_str`` (``Submission``) reads a JSON number where it
+    takes text (a page's product id ``123`` is ``"123"``): its document says so."""
+
+    def str_schema(self, schema: core_schema.StringSchema) -> JsonSchemaValue:
+        return {"anyOf": [super().str_schema(schema), {"type": "number"}]}
+
+
 def _schema(model: type[Any]) -> dict[str, Any]:
+    coerces = bool(getattr(model, "model_config", {}).get("coerce_numbers_to_str"))
     schema: dict[str, Any] = model.model_json_schema(
-        ref_template="#/components/schemas/{model}", by_alias=True
+        ref_template="#/components/schemas/{model}",
+        by_alias=True,
+        schema_generator=_NumbersAsText if coerces else GenerateJsonSchema,
     )
     schema.pop("$defs", None)
     return schema

@@ -20,7 +20,9 @@ __all__ = [
     "error_response",
     "gzipped",
     "media_type",
+    "parse_json_object",
     "read_body",
+    "read_json_body",
     "read_json_object",
 ]
 
@@ -108,8 +110,9 @@ def media_type(request: Request) -> str:
     return request.headers.get("content-type", "").split(";")[0].strip().lower()
 
 
-async def read_json_object(request: Request, limit: int) -> tuple[dict[str, Any], bytes]:
-    """A JSON object from an ``application/json`` or ``text/plain`` body, and the raw bytes.
+async def read_json_body(request: Request, limit: int) -> bytes:
+    """The raw body of an ``application/json`` or ``text/plain`` request, bounded by
+    ``limit`` (``parse_json_object`` reads it).
 
     ``text/plain`` is what ``navigator.sendBeacon`` sends without a CORS preflight.
     """
@@ -120,7 +123,11 @@ async def read_json_object(request: Request, limit: int) -> tuple[dict[str, Any]
             reason="unsupported_media_type",
             message="send application/json or text/plain JSON",
         )
-    raw = await read_body(request, limit)
+    return await read_body(request, limit)
+
+
+def parse_json_object(raw: bytes) -> dict[str, Any]:
+    """The JSON object ``raw`` holds; ``ApiError`` (400) for anything else."""
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError:
@@ -133,7 +140,13 @@ async def read_json_object(request: Request, limit: int) -> tuple[dict[str, Any]
         ) from None
     if not isinstance(data, dict):
         raise ApiError(400, field="$", reason="not_an_object", message="body must be an object")
-    return data, raw
+    return data
+
+
+async def read_json_object(request: Request, limit: int) -> tuple[dict[str, Any], bytes]:
+    """A JSON object from an ``application/json`` or ``text/plain`` body, and the raw bytes."""
+    raw = await read_json_body(request, limit)
+    return parse_json_object(raw), raw
 
 
 def client_key(request: Request, trusted_ip_header: str | None) -> str:

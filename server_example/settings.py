@@ -95,6 +95,10 @@ class Settings:
     webhook_lease_seconds: float = 300.0
     """How long the webhook worker holds a claimed delivery; after a crash, what it held
     is sent again once this has passed (``CARTBACK_WEBHOOK_LEASE_SECONDS``)."""
+    capture_worker: Literal["process", "thread"] = "process"
+    """Where captures are checked and stored (``CARTBACK_CAPTURE_WORKER``): ``process``,
+    a worker process beside the web process (the second core works for captures);
+    ``thread``, a thread of the web process (one process; an injected clock)."""
 
     def __post_init__(self) -> None:
         if len(self.secret_key) < 32:
@@ -111,6 +115,10 @@ class Settings:
         if self.webhook_lease_seconds < 1:
             raise ConfigurationError(
                 "webhook_lease_seconds must be at least 1", setting="webhook_lease_seconds"
+            )
+        if self.capture_worker not in ("process", "thread"):
+            raise ConfigurationError(
+                "capture_worker is process or thread", setting="capture_worker"
             )
         if self.max_body_bytes < 1024:
             raise ConfigurationError(
@@ -185,6 +193,7 @@ class Settings:
             run_workers=env.get("CARTBACK_RUN_WORKERS", "1").strip().lower()
             not in ("0", "false", "no", "off"),
             webhook_lease_seconds=float(env.get("CARTBACK_WEBHOOK_LEASE_SECONDS", 300)),
+            capture_worker=_capture_worker(env.get("CARTBACK_CAPTURE_WORKER", "process")),
         )
 
     @classmethod
@@ -209,7 +218,19 @@ class Settings:
             # The demo's clock runs fast: it sends at any hour rather than wait a night.
             guards={"quiet_hours": None},
             dispatch_interval=1.0,
+            capture_worker="thread",  # the demo's clock runs fast: captures must see it
         )
+
+
+def _capture_worker(raw: str) -> Literal["process", "thread"]:
+    value = raw.strip().lower()
+    if value == "process":
+        return "process"
+    if value == "thread":
+        return "thread"
+    raise ConfigurationError(
+        "CARTBACK_CAPTURE_WORKER is process or thread", setting="capture_worker"
+    )
 
 
 def webhook_settings(raw: object) -> tuple[Mapping[str, Any], ...]:

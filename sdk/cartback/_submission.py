@@ -16,6 +16,7 @@ from pydantic import (
     Field,
     StrictInt,
     ValidationError,
+    WithJsonSchema,
     field_validator,
     model_validator,
 )
@@ -103,7 +104,12 @@ WireVersion = Annotated[StrictInt, Field(ge=1, le=1)]
 Currency = Annotated[str, Field(max_length=3), AfterValidator(_check_currency)]
 ConsentChannel = Annotated[Channel, BeforeValidator(_check_channel)]
 Preset = Annotated[PresetName, BeforeValidator(_check_preset)]
-FieldName = Annotated[str | None, BeforeValidator(_field_name_or_none)]
+FieldName = Annotated[
+    str | None,
+    BeforeValidator(_field_name_or_none),
+    # Any JSON value is accepted (a diagnostic never refuses a capture): the schema says so.
+    WithJsonSchema({"description": "Any value; kept only as a string (or an integer's text)."}),
+]
 Money = Annotated[
     Decimal, Field(ge=0, lt=Decimal("1e8"), max_digits=12, decimal_places=4, allow_inf_nan=False)
 ]

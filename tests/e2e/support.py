@@ -232,6 +232,7 @@ class Deployment:
             synchronous="NORMAL",
             dispatcher=False,
             run_workers=False,
+            capture_worker="thread",  # the tests' clock
         )
 
     def child(self, name: str, calls: Path, **options: Any) -> ChildSpec:

@@ -81,6 +81,7 @@ def receiver_settings(tmp_path: Path, receiver_socket: socket.socket) -> Setting
         secret_key=RECEIVER_SECRET_KEY,
         public_url=f"http://{host}:{port}",
         synchronous="NORMAL",
+        capture_worker="thread",  # the fake clock: captures are stored in this process
     )
 
 

@@ -59,6 +59,7 @@ def make_settings(tmp_path: Path, **overrides: Any) -> Settings:
         "trusted_country_header": "cf-ipcountry",
         "rate_per_minute": 60,
         "rate_burst": 5,
+        "capture_worker": "thread",  # the fake clock
     }
     values.update(overrides)
     return Settings(**values)

@@ -736,6 +736,7 @@ def fuzz_settings(tmp_path: Path) -> Settings:
         api_secret=API_SECRET,
         trusted_country_header="cf-ipcountry",
         trusted_client_ip_header="x-forwarded-for",
+        capture_worker="thread",  # the fake clock
         form_urls={"f1": "https://shop.example/checkout?step=1"},
         forms={
             "f2": OrderForm(

@@ -1,11 +1,13 @@
 """The receiver's group-commit writer: every capture answered once it is durable.
 
-A real ``SQLiteStore`` on a file; ``RecordingSave`` only records the batch sizes.
+The stage is the real one (``capture_batch`` on a thread, over a real ``SQLiteStore``
+file), wrapped only to record batch sizes or to play a database outage.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import Callable, Coroutine, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -13,51 +15,18 @@ from typing import Any, TypeVar
 
 import pytest
 
-from cartback import (
-    CapturePlan,
-    Cartback,
-    InvalidInputError,
-    SaveOutcome,
-    SQLiteStore,
-    StoreUnavailableError,
+from cartback import Cartback, SQLiteStore
+from server_example.capture_stage import (
+    Captured,
+    CaptureReply,
+    CaptureRequest,
+    Rejected,
+    Stage,
+    Unavailable,
+    in_thread,
 )
-from server_example.writer import CaptureWriter, Save
+from server_example.writer import CaptureWriter, WriterOverloadedError
 from tests.conftest import FakeClock
-
-
-class RecordingSave:
-    """``Cartback.save`` that remembers how many captures each transaction held."""
-
-    def __init__(self, client: Cartback) -> None:
-        self.client = client
-        self.batches: list[int] = []
-
-    def __call__(self, plans: Sequence[CapturePlan]) -> list[SaveOutcome]:
-        self.batches.append(len(plans))
-        return self.client.save(plans)
-
-
-def _plans(client: Cartback, count: int) -> list[CapturePlan]:
-    plans = [
-        client.plan(
-            {
-                "form_id": "f1",
-                "seller": "us",
-                "fields": {"email": f"buyer{index}@example.com", "country": "US"},
-            }
-        )
-        for index in range(count)
-    ]
-    assert all(plan.stored for plan in plans)
-    return plans
-
-
-def _refused_plan(client: Cartback) -> CapturePlan:
-    """A plan that is not eligible: the store refuses to save it."""
-    plan = client.plan({"form_id": "f1", "seller": "us", "fields": {"country": "US"}})
-    assert not plan.stored
-    return plan
-
 
 T = TypeVar("T")
 
@@ -69,19 +38,56 @@ def _run(scenario: Callable[[], Coroutine[Any, Any, T]]) -> T:
         return pool.submit(lambda: asyncio.run(scenario())).result(timeout=60)
 
 
-def _through_writer(save: Save, plans: list[CapturePlan], **options: Any) -> list[object]:
-    """Submit every plan at once from an event loop; each one's outcome or error."""
-    writer = CaptureWriter(save, **options)
+def _capture(index: int, **fields: object) -> CaptureRequest:
+    values = {"email": f"buyer{index}@example.com", "country": "US", **fields}
+    body = {"form_id": "f1", "seller": "us", "fields": values}
+    return CaptureRequest(json.dumps(body).encode())
 
-    async def submit_all() -> list[object]:
-        futures = [writer.submit(plan) for plan in plans]
-        return await asyncio.wait_for(asyncio.gather(*futures, return_exceptions=True), 30)
 
-    writer.start()
-    try:
-        return _run(submit_all)
-    finally:
-        writer.stop()
+class Recording:
+    """The real stage, remembering how many captures each batch held."""
+
+    def __init__(self, client: Cartback) -> None:
+        self._stage = in_thread(client)
+        self.batches: list[int] = []
+
+    async def __call__(self, requests: Sequence[CaptureRequest]) -> list[CaptureReply]:
+        self.batches.append(len(requests))
+        return await self._stage(requests)
+
+
+class Outage:
+    """The real stage on a database that is down until ``up`` is set; counts its calls."""
+
+    def __init__(self, client: Cartback) -> None:
+        self._stage = in_thread(client)
+        self.up = False
+        self.calls = 0
+
+    async def __call__(self, requests: Sequence[CaptureRequest]) -> list[CaptureReply]:
+        self.calls += 1
+        if not self.up:
+            return [Unavailable() for _ in requests]
+        return await self._stage(requests)
+
+
+async def _submit_all(writer: CaptureWriter, requests: Sequence[CaptureRequest]) -> list[object]:
+    futures = [writer.submit(request) for request in requests]
+    return await asyncio.wait_for(asyncio.gather(*futures, return_exceptions=True), 30)
+
+
+def _through_writer(stage: Stage, requests: list[CaptureRequest], **options: Any) -> list[object]:
+    """Submit every request at once on a running writer; each one's reply or error."""
+
+    async def scenario() -> list[object]:
+        writer = CaptureWriter(stage, **options)
+        writer.start()
+        try:
+            return await _submit_all(writer, requests)
+        finally:
+            await writer.stop()
+
+    return _run(scenario)
 
 
 @pytest.fixture
@@ -90,74 +96,61 @@ def client(tmp_path: Path, clock: FakeClock) -> Cartback:
 
 
 @pytest.fixture
-def recording(client: Cartback) -> RecordingSave:
-    return RecordingSave(client)
+def recording(client: Cartback) -> Recording:
+    return Recording(client)
 
 
-def test_concurrent_captures_share_transactions_and_each_gets_its_outcome(
-    client: Cartback, recording: RecordingSave
+def test_concurrent_captures_share_transactions_and_each_gets_its_reply(
+    client: Cartback, recording: Recording
 ) -> None:
-    results = _through_writer(recording, _plans(client, 200), max_batch=64)
+    results = _through_writer(recording, [_capture(i) for i in range(200)], max_batch=64)
 
-    assert [r.status for r in results if isinstance(r, SaveOutcome)] == ["stored"] * 200
-    emails = [r.cart.contact.email for r in results if isinstance(r, SaveOutcome)]
-    assert emails == [f"buyer{index}@example.com" for index in range(200)]
+    assert results == [Captured("stored")] * 200
     assert sum(recording.batches) == 200
     assert max(recording.batches) <= 64
     assert len(recording.batches) < 200  # captures queued together commit together
-    assert client.list_carts().total == 200
+    emails = {cart.contact.email for cart in client.list_carts(limit=500).items}
+    assert emails == {f"buyer{i}@example.com" for i in range(200)}
 
 
-def test_a_failing_capture_fails_alone_and_the_rest_of_its_batch_commits(
-    client: Cartback, recording: RecordingSave
+def test_a_bad_capture_is_answered_alone_and_the_rest_of_its_batch_commits(
+    client: Cartback, recording: Recording
 ) -> None:
-    plans = _plans(client, 10)
-    plans.insert(5, _refused_plan(client))
-    results = _through_writer(recording, plans)
+    requests = [_capture(i) for i in range(10)]
+    requests.insert(3, CaptureRequest(b"{not json"))
+    requests.insert(7, _capture(99, email=123))
+    results = _through_writer(recording, requests)
 
-    assert isinstance(results[5], InvalidInputError)
-    others = results[:5] + results[6:]
-    assert all(isinstance(r, SaveOutcome) and r.status == "stored" for r in others)
+    assert results[3] == Rejected(400, "$", "malformed_json", "body is not JSON")
+    assert isinstance(results[7], Rejected)
+    assert (results[7].status_code, results[7].field, results[7].reason) == (
+        422,
+        "fields.email",
+        "not_a_string",
+    )
+    others = [r for i, r in enumerate(results) if i not in (3, 7)]
+    assert others == [Captured("stored")] * 10
     assert client.list_carts().total == 10
 
 
 def test_a_request_that_went_away_does_not_stop_the_others_being_answered(
-    client: Cartback, recording: RecordingSave
+    client: Cartback, recording: Recording
 ) -> None:
-    plans = _plans(client, 20)
-    writer = CaptureWriter(recording)
-
     async def scenario() -> list[object]:
-        futures = [writer.submit(plan) for plan in plans]
+        writer = CaptureWriter(recording)
+        futures = [writer.submit(_capture(i)) for i in range(20)]
         futures[3].cancel()  # e.g. the client disconnected while waiting
         writer.start()  # started late, so every capture is already queued
-        waiting = futures[:3] + futures[4:]
-        return await asyncio.wait_for(asyncio.gather(*waiting), 30)
+        try:
+            return await asyncio.wait_for(asyncio.gather(*futures[:3], *futures[4:]), 30)
+        finally:
+            await writer.stop()
 
-    try:
-        results = _run(scenario)
-    finally:
-        writer.stop()
+    results = _run(scenario)
 
-    assert len(results) == 19
-    assert all(isinstance(r, SaveOutcome) and r.status == "stored" for r in results)
+    assert results == [Captured("stored")] * 19
     # The capture was queued before its request went away: it is stored all the same.
     assert client.list_carts().total == 20
-
-
-class Outage:
-    """``save`` on a database that is down until ``up`` is set; counts its calls."""
-
-    def __init__(self, client: Cartback) -> None:
-        self.client = client
-        self.up = False
-        self.calls = 0
-
-    def __call__(self, plans: Sequence[CapturePlan]) -> list[SaveOutcome]:
-        self.calls += 1
-        if not self.up:
-            raise StoreUnavailableError("down")
-        return self.client.save(plans)
 
 
 def test_when_the_database_is_down_the_whole_batch_fails_at_once_then_recovers(
@@ -165,32 +158,30 @@ def test_when_the_database_is_down_the_whole_batch_fails_at_once_then_recovers(
 ) -> None:
     outage = Outage(client)
     now = [100.0]
-    writer = CaptureWriter(outage, backoff=5.0, monotonic=lambda: now[0])
 
-    async def submit(plans: list[CapturePlan]) -> list[object]:
-        futures = [writer.submit(plan) for plan in plans]
-        return await asyncio.wait_for(asyncio.gather(*futures, return_exceptions=True), 30)
+    async def scenario() -> tuple[list[object], list[object], list[object], int, int]:
+        writer = CaptureWriter(outage, backoff=5.0, monotonic=lambda: now[0])
+        writer.start()
+        try:
+            down = await _submit_all(writer, [_capture(i) for i in range(30)])
+            calls_when_down = outage.calls
+            outage.up = True
+            still = await _submit_all(writer, [_capture(i) for i in range(30, 33)])
+            calls_in_backoff = outage.calls - calls_when_down
+            now[0] += 5.0
+            back = await _submit_all(writer, [_capture(i) for i in range(33, 36)])
+        finally:
+            await writer.stop()
+        return down, still, back, calls_when_down, calls_in_backoff
 
-    def phase(count: int) -> list[object]:
-        return _run(lambda: submit(_plans(client, count)))
+    down, still, back, calls_when_down, calls_in_backoff = _run(scenario)
 
-    writer.start()
-    try:
-        down = phase(30)
-        assert all(isinstance(result, StoreUnavailableError) for result in down)
-        assert outage.calls <= 2  # the batch failed as a whole, not capture by capture
-
-        outage.up = True
-        calls = outage.calls
-        still = phase(3)
-        assert all(isinstance(result, StoreUnavailableError) for result in still)
-        assert outage.calls == calls  # within the backoff the database is not even asked
-
-        now[0] += 5.0
-        back = phase(3)
-    finally:
-        writer.stop()
-    assert [r.status for r in back if isinstance(r, SaveOutcome)] == ["stored"] * 3
+    assert down == [Unavailable()] * 30
+    assert calls_when_down <= 2  # the batch failed as a whole, not capture by capture
+    assert still == [Unavailable()] * 3
+    assert calls_in_backoff == 0  # within the backoff the database is not even asked
+    assert back == [Captured("stored")] * 3
+    assert client.list_carts().total == 3
 
 
 def test_steady_captures_during_the_backoff_do_not_keep_the_database_untried(
@@ -200,24 +191,81 @@ def test_steady_captures_during_the_backoff_do_not_keep_the_database_untried(
     not extend it, or the receiver would never try the database again."""
     outage = Outage(client)
     now = [100.0]
-    writer = CaptureWriter(outage, backoff=5.0, monotonic=lambda: now[0])
 
-    def phase(count: int) -> list[object]:
-        async def submit() -> list[object]:
-            futures = [writer.submit(plan) for plan in _plans(client, count)]
-            return await asyncio.wait_for(asyncio.gather(*futures, return_exceptions=True), 30)
+    async def scenario() -> tuple[list[list[object]], list[object]]:
+        writer = CaptureWriter(outage, backoff=5.0, monotonic=lambda: now[0])
+        writer.start()
+        try:
+            await _submit_all(writer, [_capture(0)])  # the database fails: backoff from 100
+            refused = []
+            for index, moment in enumerate((101.0, 102.0, 103.0, 104.0), start=1):
+                now[0] = moment
+                refused.append(await _submit_all(writer, [_capture(index)]))
+            outage.up = True
+            now[0] = 105.0  # the backoff that began at 100 is over
+            back = await _submit_all(writer, [_capture(5), _capture(6)])
+        finally:
+            await writer.stop()
+        return refused, back
 
-        return _run(submit)
+    refused, back = _run(scenario)
 
-    writer.start()
-    try:
-        phase(1)  # the database fails: the backoff starts at 100
-        for moment in (101.0, 102.0, 103.0, 104.0):
-            now[0] = moment
-            assert all(isinstance(r, StoreUnavailableError) for r in phase(1))
-        outage.up = True
-        now[0] = 105.0  # the backoff that began at 100 is over
-        back = phase(2)
-    finally:
-        writer.stop()
-    assert [r.status for r in back if isinstance(r, SaveOutcome)] == ["stored"] * 2
+    assert refused == [[Unavailable()]] * 4
+    assert back == [Captured("stored")] * 2
+
+
+def test_stop_stores_what_was_queued_and_refuses_what_comes_after(
+    client: Cartback, recording: Recording
+) -> None:
+    async def scenario() -> tuple[list[object], bool]:
+        writer = CaptureWriter(recording)
+        futures = [writer.submit(_capture(i)) for i in range(50)]
+        writer.start()
+        await writer.stop()
+        try:
+            writer.submit(_capture(99))
+        except WriterOverloadedError:
+            refused = True
+        else:
+            refused = False
+        return [future.result() for future in futures], refused
+
+    results, refused_after_stop = _run(scenario)
+
+    assert results == [Captured("stored")] * 50
+    assert refused_after_stop
+    assert client.list_carts().total == 50
+
+
+def test_a_full_queue_refuses_at_once_and_loses_nothing_already_queued(
+    client: Cartback, recording: Recording
+) -> None:
+    async def scenario() -> tuple[list[object], int]:
+        writer = CaptureWriter(recording, max_queue=5)
+        futures = [writer.submit(_capture(i)) for i in range(5)]
+        refused = 0
+        for index in range(5, 8):
+            try:
+                writer.submit(_capture(index))
+            except WriterOverloadedError:
+                refused += 1
+        writer.start()
+        try:
+            return list(await asyncio.wait_for(asyncio.gather(*futures), 30)), refused
+        finally:
+            await writer.stop()
+
+    results, refused = _run(scenario)
+
+    assert refused == 3
+    assert results == [Captured("stored")] * 5
+    assert client.list_carts().total == 5
+
+
+def test_a_stage_that_raises_answers_each_request_with_the_error() -> None:
+    async def broken(requests: Sequence[CaptureRequest]) -> list[CaptureReply]:
+        raise RuntimeError("a bug")
+
+    results = _through_writer(broken, [_capture(i) for i in range(3)])
+
+    assert all(isinstance(r, RuntimeError) for r in results)

@@ -662,14 +662,26 @@ class Transaction:
 
     def ordered_in_sessions(self, session_ids: Collection[str]) -> dict[str, list[Cart]]:
         """The ordered carts each of these browser sessions touched."""
-        rows = self._rows_in(
-            "SELECT s.session_id, c.body FROM cart_sessions s JOIN carts c ON c.id = s.cart_id"
-            " WHERE c.status = 'ordered' AND s.session_id",
-            session_ids,
+        # Two primary-key look-ups rather than a join: on a young table without
+        # statistics PostgreSQL planned the join as a scan of every cart.
+        links = list(
+            self._rows_in(
+                "SELECT session_id, cart_id FROM cart_sessions WHERE session_id", session_ids
+            )
         )
+        if not links:
+            return {}
+        ordered = {
+            cart_id: body
+            for cart_id, body in self._rows_in(
+                "SELECT id, body FROM carts WHERE status = 'ordered' AND id",
+                {cart_id for _, cart_id in links},
+            )
+        }
         found: dict[str, list[Cart]] = {}
-        for session_id, body in rows:
-            found.setdefault(session_id, []).append(Cart.model_validate_json(body))
+        for session_id, cart_id in links:
+            if cart_id in ordered:
+                found.setdefault(session_id, []).append(Cart.model_validate_json(ordered[cart_id]))
         return found
 
     def carts_of(self, prospects: Collection[str]) -> dict[str, list[Cart]]:
