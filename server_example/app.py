@@ -140,7 +140,8 @@ def create_app(
     recovery = recovery_runner(cartback, settings, signer, senders=senders)
     capture_process = CaptureProcess(settings) if settings.capture_worker == "process" else None
     stage: Stage = capture_process or in_thread(cartback)
-    writer = CaptureWriter(stage)
+    # The worker process takes a second batch while the web process answers the first.
+    writer = CaptureWriter(stage, in_flight=2 if capture_process is not None else 1)
     limiter = RateLimiter(
         per_minute=settings.rate_per_minute, burst=settings.rate_burst, clock=monotonic
     )

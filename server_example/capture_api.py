@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Final
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, Response
 
 from cartback import Cartback, InvalidInputError
 from cartback.notices import SessionNotice
@@ -19,6 +20,11 @@ from server_example.writer import CaptureWriter, WriterOverloadedError
 
 __all__ = ["CaptureApi"]
 
+_PLAIN_ANSWERS: Final = {
+    status: json.dumps({"status": status, "reasons": []}, separators=(",", ":")).encode()
+    for status in ("stored", "updated", "unchanged", "not_stored")
+}
+
 
 @dataclass
 class CaptureApi:
@@ -29,9 +35,12 @@ class CaptureApi:
     writer: CaptureWriter
     limiter: RateLimiter
 
+    def __post_init__(self) -> None:
+        self._origins = self.settings.origins  # a property that parses: once, not per request
+
     def _guard(self, request: Request) -> None:
         origin = request.headers.get("origin")
-        if origin is not None and origin.rstrip("/") not in self.settings.origins:
+        if origin is not None and origin.rstrip("/") not in self._origins:
             raise ApiError(
                 403, field="origin", reason="origin_not_allowed", message="origin not allowed"
             )
@@ -48,7 +57,7 @@ class CaptureApi:
                 headers={"Retry-After": str(seconds)},
             )
 
-    async def capture(self, request: Request) -> JSONResponse:
+    async def capture(self, request: Request) -> Response:
         """POST /api/capture: check and store the filled fields of an order form.
 
         The body goes to the capture stage as read (``capture_stage``: parse, check,
@@ -69,6 +78,8 @@ class CaptureApi:
                 headers={"Retry-After": "1"},
             ) from None
         if isinstance(reply, Captured):
+            if not reply.reasons:  # the usual answers, rendered once
+                return Response(_PLAIN_ANSWERS[reply.status], media_type="application/json")
             return JSONResponse({"status": reply.status, "reasons": list(reply.reasons)})
         if isinstance(reply, Rejected):
             raise ApiError(

@@ -19,6 +19,7 @@ the worker dies, the batch it held is answered 503 and the next batch starts ano
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import io
 import logging
@@ -50,18 +51,26 @@ class CaptureProcessError(RuntimeError):
 
 class CaptureProcess:
     """``capture_batch`` in a worker process, awaited on the event loop (the writer's
-    ``Stage``), one batch at a time.
+    ``Stage``). Several batches may be awaited at once: they are sent at once and
+    handled in the order sent, so the worker starts the next batch while the web
+    process is still answering the last.
 
     ``start`` waits until the worker has opened the database; ``stop`` ends it once the
-    batch it holds is done. A batch while no worker runs starts one first.
+    batches it holds are done. A batch while no worker runs starts one first.
     """
 
     def __init__(self, settings: Settings, *, start_timeout: float = 60.0) -> None:
         self._settings = settings
         self._start_timeout = start_timeout
         self._process: BaseProcess | None = None
-        self._reader: asyncio.StreamReader | None = None
         self._writer: asyncio.StreamWriter | None = None
+        self._listener: asyncio.Task[None] | None = None
+        self._starting = asyncio.Lock()
+        self._stopping = False
+        # Batches sent and not yet answered, oldest first: the worker answers in order.
+        self._pending: collections.deque[tuple[asyncio.Future[list[CaptureReply]], int]] = (
+            collections.deque()
+        )
 
     @property
     def pid(self) -> int | None:
@@ -88,40 +97,66 @@ class CaptureProcess:
             writer.close()
             await loop.run_in_executor(None, _end, process, 0.0)
             raise CaptureProcessError(f"the capture worker did not start (exit {process.exitcode})")
-        self._process, self._reader, self._writer = process, reader, writer
+        self._process, self._writer = process, writer
+        self._listener = loop.create_task(self._listen(reader), name="cartback-capture-replies")
 
     async def __call__(self, requests: Sequence[CaptureRequest]) -> list[CaptureReply]:
         """The worker's replies to ``requests``; all ``Unavailable`` when it died holding
         them or cannot be started."""
-        if self._writer is None:
-            try:
-                await self.start()
-            except CaptureProcessError as exc:
-                log.error("%s", exc)
-                return [Unavailable() for _ in requests]
-        assert self._reader is not None
+        async with self._starting:  # two batches at once start one worker, not two
+            if self._writer is None:
+                try:
+                    await self.start()
+                except CaptureProcessError as exc:
+                    log.error("%s", exc)
+                    return [Unavailable() for _ in requests]
         assert self._writer is not None
+        answered: asyncio.Future[list[CaptureReply]] = asyncio.get_running_loop().create_future()
+        self._pending.append((answered, len(requests)))
         try:
             _write(self._writer, list(requests))
             await self._writer.drain()
-            replies = cast(list[CaptureReply], await _read(self._reader))
+        except ConnectionError:
+            pass  # the listener sees the end of the stream and answers every batch held
+        return await answered
+
+    async def _listen(self, reader: asyncio.StreamReader) -> None:
+        """Hand each reply to the batch it answers; at the end of the stream (the worker
+        died), answer what it held ``Unavailable`` and forget the worker."""
+        try:
+            while True:
+                replies = cast(list[CaptureReply], await _read(reader))
+                answered, _ = self._pending.popleft()
+                answered.set_result(replies)
         except (asyncio.IncompleteReadError, ConnectionError):
-            log.error("the capture worker exited (%d captures answered 503)", len(requests))
+            pass
+        if self._pending:
+            held = sum(count for _, count in self._pending)
+            log.error("the capture worker exited (%d captures answered 503)", held)
+        while self._pending:
+            answered, count = self._pending.popleft()
+            answered.set_result([Unavailable() for _ in range(count)])
+        if not self._stopping:  # the worker died: the next batch starts another
             await self._reap(0.0)
-            return [Unavailable() for _ in requests]
-        return replies
 
     async def stop(self, timeout: float = 10.0) -> None:
-        """Let the worker finish its batch and exit (killed after ``timeout``)."""
-        if self._writer is not None:
-            with contextlib.suppress(ConnectionError):
-                _write(self._writer, None)
-                await self._writer.drain()
+        """Let the worker finish the batches it holds and exit (killed after ``timeout``)."""
+        writer, listener = self._writer, self._listener
+        if writer is None:
+            return
+        self._stopping = True
+        with contextlib.suppress(ConnectionError):
+            _write(writer, None)
+            await writer.drain()
+        if listener is not None:
+            # The worker answers what it holds, then closes its end: the listener ends.
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(asyncio.shield(listener), timeout)
         await self._reap(timeout)
 
     async def _reap(self, timeout: float) -> None:
         process, writer = self._process, self._writer
-        self._process, self._reader, self._writer = None, None, None
+        self._process, self._writer = None, None
         if writer is not None:
             writer.close()
         if process is not None:

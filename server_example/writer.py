@@ -37,7 +37,8 @@ class CaptureWriter:
 
     When the stage answers ``Unavailable`` (the database is unreachable), for
     ``backoff`` seconds after that batches are answered ``Unavailable`` at once rather
-    than each waiting for a connection timeout.
+    than each waiting for a connection timeout. ``in_flight`` batches may be with the
+    stage at once (a stage that handles them in the order given: ``CaptureProcess``).
     """
 
     def __init__(
@@ -46,6 +47,7 @@ class CaptureWriter:
         *,
         max_batch: int = 64,
         max_queue: int = 10_000,
+        in_flight: int = 1,
         backoff: float = 1.0,
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
@@ -59,6 +61,9 @@ class CaptureWriter:
         self._waiting = asyncio.Event()
         self._stopping = False
         self._task: asyncio.Task[None] | None = None
+        self._in_flight = in_flight
+        self._commits: set[asyncio.Task[None]] = set()
+        self._slot_freed = asyncio.Event()
 
     def start(self) -> None:
         """Start the writer task on the running loop."""
@@ -85,15 +90,26 @@ class CaptureWriter:
 
     async def _run(self) -> None:
         while True:
+            if len(self._commits) >= self._in_flight:
+                self._slot_freed.clear()
+                await self._slot_freed.wait()
+                continue
             if not self._queue:
                 if self._stopping:
+                    await asyncio.gather(*self._commits)
                     return
                 self._waiting.clear()
                 await self._waiting.wait()
                 continue
             count = min(len(self._queue), self._max_batch)
             batch = [self._queue.popleft() for _ in range(count)]
-            await self._commit(batch)
+            commit = asyncio.get_running_loop().create_task(self._commit(batch))
+            self._commits.add(commit)
+            commit.add_done_callback(self._finished)
+
+    def _finished(self, commit: asyncio.Task[None]) -> None:
+        self._commits.discard(commit)
+        self._slot_freed.set()
 
     async def _commit(self, batch: list[_Item]) -> None:
         replies: Sequence[CaptureReply | BaseException]

@@ -671,13 +671,12 @@ class Transaction:
         )
         if not links:
             return {}
-        ordered = {
-            cart_id: body
-            for cart_id, body in self._rows_in(
+        ordered = dict(
+            self._rows_in(
                 "SELECT id, body FROM carts WHERE status = 'ordered' AND id",
                 {cart_id for _, cart_id in links},
             )
-        }
+        )
         found: dict[str, list[Cart]] = {}
         for session_id, cart_id in links:
             if cart_id in ordered:
