@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import dataclasses
+import gc
 import os
 import signal
 import sys
@@ -129,6 +130,10 @@ def run_demo(args: argparse.Namespace, public_url: str) -> None:
 
 def serve(app: Starlette, host: str, port: int) -> None:
     """uvicorn until Ctrl-C or SIGTERM; Ctrl-C ends the process cleanly (exit 0)."""
+    # What imports and create_app made lives as long as the process: leave it out of
+    # every later garbage collection (measured: less CPU per capture, a lower p99).
+    gc.collect()
+    gc.freeze()
     try:
         uvicorn.run(
             app,

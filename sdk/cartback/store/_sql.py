@@ -671,7 +671,7 @@ class Transaction:
         )
         if not links:
             return {}
-        ordered = dict(
+        ordered: dict[str, str] = dict(
             self._rows_in(
                 "SELECT id, body FROM carts WHERE status = 'ordered' AND id",
                 {cart_id for _, cart_id in links},
