@@ -128,15 +128,19 @@ class CaptureProcess:
             while True:
                 replies = cast(list[CaptureReply], await _read(reader))
                 answered, _ = self._pending.popleft()
-                answered.set_result(replies)
+                if not answered.done():  # its writer may have given up (a stop's timeout)
+                    answered.set_result(replies)
         except (asyncio.IncompleteReadError, ConnectionError):
             pass
+        except Exception as exc:  # a reply that cannot be read: end this worker
+            log.error("unreadable reply from the capture worker: %s", type(exc).__name__)
         if self._pending:
             held = sum(count for _, count in self._pending)
             log.error("the capture worker exited (%d captures answered 503)", held)
         while self._pending:
             answered, count = self._pending.popleft()
-            answered.set_result([Unavailable() for _ in range(count)])
+            if not answered.done():
+                answered.set_result([Unavailable() for _ in range(count)])
         if not self._stopping:  # the worker died: the next batch starts another
             await self._reap(0.0)
 
