@@ -23,7 +23,11 @@ ratio, and rows and index entries the receiver wrote per capture (counted in its
 database afterwards). Every 2xx must be a stored cart.
 
     python bench/bench_receiver.py [--backend both] [--duration 10] [--warmup 3]
-                                   [--connections 32] [--python PATH]
+                                   [--connections 32] [--rounds 1] [--python PATH]
+
+``--rounds N`` measures N receiver-then-floor pairs per backend, each on fresh
+databases, and reports the median of their ratios (the machine's noise moves single
+runs by a fifth or more).
 
 ``--python`` runs every server (receiver, floor, bare) with another interpreter, e.g.
 a virtualenv with ``uvicorn[standard]`` (uvloop, httptools). Needs ``wrk``
@@ -41,6 +45,7 @@ import re
 import shutil
 import socket
 import sqlite3
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -48,6 +53,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -463,11 +469,26 @@ def _written(
 
 
 @dataclass
-class BackendRun:
-    name: str
+class Round:
+    """One receiver run and the floor's run right after it, on fresh databases."""
+
     receiver: WrkResult
     floor: WrkResult
     written: Written
+
+    @property
+    def ratio(self) -> float:
+        return self.receiver.rps / self.floor.rps if self.floor.rps else 0.0
+
+    @property
+    def p99_ratio(self) -> float:
+        return self.receiver.p99_ms / self.floor.p99_ms if self.floor.p99_ms else 0.0
+
+
+@dataclass
+class BackendRun:
+    name: str
+    rounds: list[Round]
 
 
 def run_backend(name: str, folder: Path, script: Path, args: argparse.Namespace) -> BackendRun:
@@ -478,73 +499,104 @@ def run_backend(name: str, folder: Path, script: Path, args: argparse.Namespace)
 
         server = PostgresServer(durable=True)
         server.start()
+    rounds = []
     try:
-        if server is None:
-            database, floor_database = (
-                str(folder / "receiver.sqlite3"),
-                str(folder / "floor.sqlite3"),
-            )
-            database_pids: Callable[[], list[int]] = list
-        else:
-            with server.admin() as conn:
-                conn.execute("CREATE DATABASE receiver")
-                conn.execute("CREATE DATABASE floor")
-            database, floor_database = server.dsn(database="receiver"), server.dsn(database="floor")
-            database_pids = server.pids
-        port = free_port()
-        receiver = bench(
-            f"receiver-{name}",
-            [args.python, "-m", "server_example", "--port", str(port), "--database", database],
-            receiver_env(database),
-            script,
-            args,
-            port=port,
-            database_pids=database_pids,
-        )
-        print(describe(f"receiver {name}", receiver), flush=True)
-        port = free_port()
-        floor = bench(
-            f"floor-{name}",
-            [args.python, str(BARE_APP), "--port", str(port), "--durable", floor_database],
-            {**os.environ, "PYTHONPATH": python_path()},
-            script,
-            args,
-            port=port,
-            database_pids=database_pids,
-        )
-        print(describe(f"floor {name}", floor), flush=True)
-        prefix = f"receiver-{name}-measured"
-        written = (
-            sqlite_written(database, prefix)
-            if server is None
-            else postgres_written(database, prefix)
-        )
-        return BackendRun(name, receiver, floor, written)
+        for number in range(1, args.rounds + 1):
+            if args.rounds > 1:
+                print(f"{name}, round {number} of {args.rounds}:", flush=True)
+            rounds.append(one_round(name, number, server, folder, script, args))
+        return BackendRun(name, rounds)
     finally:
         if server is not None:
             server.destroy()
 
 
+def one_round(
+    name: str,
+    number: int,
+    server: Any,
+    folder: Path,
+    script: Path,
+    args: argparse.Namespace,
+) -> Round:
+    """The receiver, then the floor, each on a database of its own made for this round."""
+    if server is None:
+        database = str(folder / f"receiver-{number}.sqlite3")
+        floor_database = str(folder / f"floor-{number}.sqlite3")
+        database_pids: Callable[[], list[int]] = list
+    else:
+        with server.admin() as conn:
+            conn.execute(f"CREATE DATABASE receiver_{number}")
+            conn.execute(f"CREATE DATABASE floor_{number}")
+        database = server.dsn(database=f"receiver_{number}")
+        floor_database = server.dsn(database=f"floor_{number}")
+        database_pids = server.pids
+    label = f"receiver-{name}-{number}"
+    port = free_port()
+    receiver = bench(
+        label,
+        [args.python, "-m", "server_example", "--port", str(port), "--database", database],
+        receiver_env(database),
+        script,
+        args,
+        port=port,
+        database_pids=database_pids,
+    )
+    print(describe(f"receiver {name}", receiver), flush=True)
+    port = free_port()
+    floor = bench(
+        f"floor-{name}-{number}",
+        [args.python, str(BARE_APP), "--port", str(port), "--durable", floor_database],
+        {**os.environ, "PYTHONPATH": python_path()},
+        script,
+        args,
+        port=port,
+        database_pids=database_pids,
+    )
+    print(describe(f"floor {name}", floor), flush=True)
+    prefix = f"{label}-measured"
+    written = (
+        sqlite_written(database, prefix) if server is None else postgres_written(database, prefix)
+    )
+    return Round(receiver, floor, written)
+
+
 def report(run: BackendRun) -> bool:
-    """Print a backend's ratios and what was written; False when captures are missing."""
-    receiver, floor, written = run.receiver, run.floor, run.written
-    ratio = receiver.rps / floor.rps if floor.rps else 0.0
-    p99 = receiver.p99_ms / floor.p99_ms if floor.p99_ms else 0.0
-    print(f"\n{run.name}:")
+    """Print a backend's ratios (the median over its rounds) and what was written; False
+    when an acknowledged capture is missing."""
+    ratios = [r.ratio for r in run.rounds]
+    p99s = [r.p99_ratio for r in run.rounds]
+    ratio, p99 = statistics.median(ratios), statistics.median(p99s)
+    each = len(run.rounds) > 1
+    print(f"\n{run.name}:" + (f" (median of {len(run.rounds)} rounds)" if each else ""))
     print(
         f"  throughput receiver/floor: {ratio:.2f}   (target >= {TARGET_RATIO}: "
         f"{verdict(ratio >= TARGET_RATIO)})"
+        + (f"   rounds: {', '.join(f'{x:.2f}' for x in ratios)}" if each else "")
+    )
+    last = run.rounds[-1]
+    detail = (
+        f"rounds: {', '.join(f'{x:.2f}' for x in p99s)}"
+        if each
+        else f"{last.receiver.p99_ms:.1f} / {last.floor.p99_ms:.1f} ms"
     )
     print(
-        f"  p99 receiver/floor: {p99:.2f}   ({receiver.p99_ms:.1f} / {floor.p99_ms:.1f} ms; "
-        f"target <= {TARGET_P99_RATIO}: {verdict(p99 <= TARGET_P99_RATIO)})"
+        f"  p99 receiver/floor: {p99:.2f}   ({detail}; target <= {TARGET_P99_RATIO}: "
+        f"{verdict(p99 <= TARGET_P99_RATIO)})"
     )
-    if receiver.cpu_ms_per_request and floor.cpu_ms_per_request:
+    cpus = [
+        (r.receiver.cpu_ms_per_request, r.floor.cpu_ms_per_request)
+        for r in run.rounds
+        if r.receiver.cpu_ms_per_request and r.floor.cpu_ms_per_request
+    ]
+    if cpus:
+        receiver_cpu = statistics.median(c for c, _ in cpus)
+        floor_cpu = statistics.median(f for _, f in cpus)
         print(
-            f"  CPU per capture, all processes: receiver {receiver.cpu_ms_per_request:.3f} ms,"
-            f" floor {floor.cpu_ms_per_request:.3f} ms, ratio "
-            f"{floor.cpu_ms_per_request / receiver.cpu_ms_per_request:.2f}"
+            f"  CPU per capture, all processes: receiver {receiver_cpu:.3f} ms,"
+            f" floor {floor_cpu:.3f} ms, ratio {floor_cpu / receiver_cpu:.2f}"
         )
+    written = last.written
     per = max(1, written.carts)
     print(
         f"  written per capture: {written.rows / per:.2f} rows, "
@@ -555,14 +607,18 @@ def report(run: BackendRun) -> bool:
         )
         + ")"
     )
-    print(
-        f"  receiver database: {written.carts} carts, {written.measured} from the measured run "
-        f"({receiver.acknowledged} acknowledged with 2xx), integrity_check {written.integrity}"
-    )
-    if written.measured < receiver.acknowledged:
-        print("LOST WRITES: fewer carts than acknowledged captures", file=sys.stderr)
-        return False
-    return True
+    ok = True
+    for number, round_ in enumerate(run.rounds, start=1):
+        written, receiver = round_.written, round_.receiver
+        print(
+            f"  receiver database{f' (round {number})' if each else ''}: {written.carts} carts,"
+            f" {written.measured} from the measured run ({receiver.acknowledged} acknowledged"
+            f" with 2xx), integrity_check {written.integrity}"
+        )
+        if written.measured < receiver.acknowledged:
+            print("LOST WRITES: fewer carts than acknowledged captures", file=sys.stderr)
+            ok = False
+    return ok
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -571,6 +627,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--duration", type=int, default=10, help="measured seconds per app")
     parser.add_argument("--warmup", type=int, default=3, help="warm-up seconds per app")
     parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        default=1,
+        help="receiver-then-floor pairs per backend; the ratios reported are their median",
+    )
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument(
         "--python", default=sys.executable, help="interpreter that runs every server"

@@ -46,6 +46,7 @@ from server_example.admin_tickets import TicketPages
 from server_example.admin_webhooks import WebhookPages
 from server_example.backend_api import BackendApi
 from server_example.capture_api import CaptureApi
+from server_example.capture_endpoint import CaptureEndpoint
 from server_example.capture_process import CaptureProcess
 from server_example.capture_stage import Stage, in_thread
 from server_example.dashboard import Dashboard
@@ -145,7 +146,8 @@ def create_app(
     limiter = RateLimiter(
         per_minute=settings.rate_per_minute, burst=settings.rate_burst, clock=monotonic
     )
-    capture = CaptureApi(cartback, settings, writer, limiter)
+    capture = CaptureApi(cartback, settings, limiter)
+    capture_endpoint = CaptureEndpoint(capture, writer)
     backend = BackendApi(cartback, settings)
     links = LinksApi(cartback, settings, TEMPLATES)
     auth = AdminAuth(cartback, settings, TEMPLATES)
@@ -231,7 +233,7 @@ def create_app(
         return TEMPLATES.TemplateResponse(request, "demo_thanks.html", context)
 
     routes = [
-        Route("/api/capture", capture.capture, methods=["POST"]),
+        Route("/api/capture", capture_endpoint, methods=["POST"]),
         Route("/api/capture/complete", capture.complete, methods=["POST"]),
         Route("/api/capture/optout", capture.optout, methods=["POST"]),
         *backend.routes(),

@@ -8,8 +8,9 @@ import json
 from pathlib import Path
 from typing import Any
 
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse
+from starlette.types import Receive
 
 from cartback import InvalidInputError
 
@@ -19,11 +20,15 @@ __all__ = [
     "client_key",
     "error_response",
     "gzipped",
+    "is_json_media_type",
     "media_type",
+    "media_type_of",
     "parse_json_object",
+    "pick_client_key",
     "read_body",
     "read_json_body",
     "read_json_object",
+    "receive_body",
 ]
 
 _JSON_TYPES = ("application/json", "text/plain")
@@ -60,7 +65,13 @@ def error_response(exc: ApiError) -> JSONResponse:
 
 async def read_body(request: Request, limit: int) -> bytes:
     """The body, refusing more than ``limit`` bytes without reading past the limit."""
-    declared = request.headers.get("content-length")
+    return await receive_body(request.receive, request.headers.get("content-length"), limit)
+
+
+async def receive_body(receive: Receive, declared: str | None, limit: int) -> bytes:
+    """An ASGI request's body from ``receive``, refusing more than ``limit`` bytes (a
+    larger ``declared`` Content-Length before reading anything) without reading past
+    the limit."""
     if declared is not None:
         if not (declared.isascii() and declared.isdigit()):
             raise ApiError(
@@ -70,12 +81,17 @@ async def read_body(request: Request, limit: int) -> bytes:
             raise ApiError(413, field="$", reason="too_large", message=f"body over {limit} bytes")
     chunks: list[bytes] = []
     size = 0
-    async for chunk in request.stream():
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            raise ClientDisconnect
+        chunk = message.get("body", b"")
         size += len(chunk)
         if size > limit:
             raise ApiError(413, field="$", reason="too_large", message=f"body over {limit} bytes")
         chunks.append(chunk)
-    return b"".join(chunks)
+        if not message.get("more_body", False):
+            return b"".join(chunks)
 
 
 def accepts_gzip(request: Request) -> bool:
@@ -107,7 +123,18 @@ def _gzip_file(path: Path, mtime_ns: int) -> bytes:
 
 def media_type(request: Request) -> str:
     """The request's content type without parameters, lower-cased ("" when absent)."""
-    return request.headers.get("content-type", "").split(";")[0].strip().lower()
+    return media_type_of(request.headers.get("content-type", ""))
+
+
+def media_type_of(content_type: str) -> str:
+    """A Content-Type's media type without parameters, lower-cased."""
+    return content_type.split(";")[0].strip().lower()
+
+
+def is_json_media_type(content_type: str) -> bool:
+    """Whether a Content-Type is one a JSON body may come as (``text/plain`` is what
+    ``navigator.sendBeacon`` sends without a CORS preflight)."""
+    return media_type_of(content_type) in _JSON_TYPES
 
 
 async def read_json_body(request: Request, limit: int) -> bytes:
@@ -116,7 +143,7 @@ async def read_json_body(request: Request, limit: int) -> bytes:
 
     ``text/plain`` is what ``navigator.sendBeacon`` sends without a CORS preflight.
     """
-    if media_type(request) not in _JSON_TYPES:
+    if not is_json_media_type(request.headers.get("content-type", "")):
         raise ApiError(
             415,
             field="content-type",
@@ -151,9 +178,14 @@ async def read_json_object(request: Request, limit: int) -> tuple[dict[str, Any]
 
 def client_key(request: Request, trusted_ip_header: str | None) -> str:
     """The client's IP for rate limiting; a trusted proxy header wins when configured."""
-    if trusted_ip_header:
-        forwarded = request.headers.get(trusted_ip_header, "")
-        first = forwarded.split(",")[0].strip()
-        if first:
-            return first[:64]
-    return request.client.host if request.client else "unknown"
+    forwarded = request.headers.get(trusted_ip_header) if trusted_ip_header else None
+    return pick_client_key(forwarded, request.client.host if request.client else None)
+
+
+def pick_client_key(forwarded: str | None, peer: str | None) -> str:
+    """The rate-limit key: the trusted header's first entry when it has one, else the
+    peer's address."""
+    first = (forwarded or "").split(",")[0].strip()
+    if first:
+        return first[:64]
+    return peer or "unknown"
