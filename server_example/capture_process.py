@@ -11,9 +11,9 @@ way per batch; the web process's side is read and written by its event loop.
 The worker opens its own connection to the same database. It is started with
 ``spawn`` (the web process has threads; forking it would copy their locks), sees the
 system clock, and lives exactly as long as its socket: when the web process dies, even
-by SIGKILL, the worker reads the end of the stream and exits (after finishing the batch
+by SIGKILL, the worker reads the end of the stream and exits (after finishing the batches
 it holds, whose answers nobody receives: those captures were never acknowledged). When
-the worker dies, the batch it held is answered 503 and the next batch starts another.
+the worker dies, the batches it held are answered 503 and the next batch starts another.
 """
 
 from __future__ import annotations
