@@ -111,9 +111,10 @@ def capture_batch(cartback: Cartback, requests: Sequence[CaptureRequest]) -> lis
 
     def flush() -> None:
         nonlocal down
-        for index, _ in pending if down else ():
-            replies[index] = Unavailable()
-        if pending and not down:
+        if down:
+            for index, _ in pending:
+                replies[index] = Unavailable()
+        elif pending:
             down = _save(cartback, pending, replies)
         pending.clear()
 
@@ -136,6 +137,10 @@ def capture_batch(cartback: Cartback, requests: Sequence[CaptureRequest]) -> lis
                 except StoreUnavailableError:
                     down = True
                     replies[index] = Unavailable()
+                    continue
+                except Exception as exc:
+                    log.error("session erasure failed with %s", type(exc).__name__)
+                    replies[index] = Failed(type(exc).__name__)
                     continue
             replies[index] = Captured("not_stored", tuple(plan.eligibility.reasons))
     flush()

@@ -21,6 +21,7 @@ from server_example.capture_stage import (
     Captured,
     CaptureReply,
     CaptureRequest,
+    Failed,
     Rejected,
     Unavailable,
     capture_batch,
@@ -159,6 +160,27 @@ def test_when_the_database_is_down_only_what_needs_it_is_unavailable(
     assert replies[2] == Unavailable()  # its erasure could not run
     assert isinstance(replies[3], Captured)  # refused without an erasure: no database
     assert replies[3].status == "not_stored"
+
+
+class _BrokenErasure(SQLiteStore):
+    def forget_session(self, session_id: str) -> Any:
+        raise RuntimeError("a bug in the erasure")
+
+
+def test_a_failing_erasure_fails_its_capture_alone(clock: FakeClock, tmp_path: Path) -> None:
+    client = Cartback(_BrokenErasure(tmp_path / "broken.sqlite3"), clock=clock)
+
+    replies = capture_batch(
+        client,
+        [
+            CaptureRequest(_body(EMAILS[0], "US")),
+            CaptureRequest(_body(EMAILS[1], "FR", session="s1")),
+            CaptureRequest(_body("cy@shop.example.com", "US")),
+        ],
+    )
+
+    assert replies == [Captured("stored"), Failed("RuntimeError"), Captured("stored")]
+    assert client.list_carts().total == 2
 
 
 def test_a_retried_capture_in_the_same_batch_is_saved_once(clock: FakeClock) -> None:
