@@ -46,13 +46,14 @@ class CaptureEndpoint:
         self._limit = settings.max_body_bytes
         self._country_header = _header_name(settings.trusted_country_header)
         self._ip_header = _header_name(settings.trusted_client_ip_header)
+        self._wanted = frozenset(
+            {b"origin", b"content-type", b"content-length", self._country_header, self._ip_header}
+        )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        wanted = {b"origin", b"content-type", b"content-length", self._country_header}
-        wanted.add(self._ip_header)
         found: dict[bytes, str] = {}
         for name, value in scope["headers"]:
-            if name in wanted and name not in found:
+            if name in self._wanted and name not in found:
                 found[name] = value.decode("latin-1")
         peer = scope.get("client")
         self.api.guard(

@@ -74,6 +74,11 @@ class CaptureProcess:
         )
 
     @property
+    def unanswered(self) -> int:
+        """Captures sent to the worker and not answered yet."""
+        return sum(count for _, count in self._pending)
+
+    @property
     def pid(self) -> int | None:
         """The running worker's process id (``None`` when none runs)."""
         return self._process.pid if self._process is not None else None
@@ -135,8 +140,7 @@ class CaptureProcess:
         except Exception as exc:  # a reply that cannot be read: end this worker
             log.error("unreadable reply from the capture worker: %s", type(exc).__name__)
         if self._pending:
-            held = sum(count for _, count in self._pending)
-            log.error("the capture worker exited (%d captures answered 503)", held)
+            log.error("the capture worker exited (%d captures answered 503)", self.unanswered)
         while self._pending:
             answered, count = self._pending.popleft()
             if not answered.done():

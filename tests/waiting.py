@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Callable
 from typing import TypeVar
 
-__all__ = ["DEFAULT_TIMEOUT", "pause_between_polls", "wait_until"]
+__all__ = ["DEFAULT_TIMEOUT", "pause_between_polls", "wait_until", "wait_until_async"]
 
 T = TypeVar("T")
 
@@ -37,10 +38,27 @@ def wait_until(
     events flowing.
     """
     deadline = time.monotonic() + timeout
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() >= deadline:
-            raise AssertionError(f"timed out after {timeout:g}s waiting for {what}")
+    while not (value := _look(condition, deadline, what, timeout)):
         pause(POLL_INTERVAL)
+    return value
+
+
+async def wait_until_async(
+    condition: Callable[[], T | None], *, what: str, timeout: float = DEFAULT_TIMEOUT
+) -> T:
+    """``wait_until`` for a test running on an event loop: the loop keeps running
+    between two looks at ``condition``."""
+    deadline = time.monotonic() + timeout
+    while not (value := _look(condition, deadline, what, timeout)):
+        await asyncio.sleep(POLL_INTERVAL)
+    return value
+
+
+def _look(
+    condition: Callable[[], T | None], deadline: float, what: str, timeout: float
+) -> T | None:
+    """``condition``'s value; fails once ``deadline`` has passed with it still falsy."""
+    value = condition()
+    if not value and time.monotonic() >= deadline:
+        raise AssertionError(f"timed out after {timeout:g}s waiting for {what}")
+    return value

@@ -14,8 +14,10 @@ Every fixture is function-scoped: each test gets a fresh SQLite file and app.
   the ``clock`` ``FakeClock`` of ``tests/conftest.py``. Seed carts through the SDK
   facade ``receiver_app.state.cartback`` (e.g. ``.capture({...})``); the lifespan (the
   capture writer thread) runs only inside ``receiver_client`` or ``live_receiver``.
+- ``cartback``: ``receiver_app.state.cartback``, the SDK facade the app runs on.
 - ``receiver_client``: a Starlette ``TestClient`` on ``receiver_app``, entered as a
   context manager so the lifespan runs; requests go to ``http://testserver``.
+- ``admin``: ``receiver_client`` logged in to the dashboard through the form.
 - ``live_receiver``: the same app served by a real uvicorn on 127.0.0.1 in a thread;
   the value is the base URL (``http://127.0.0.1:PORT``, no trailing slash). Use
   either ``receiver_client`` or ``live_receiver`` in a test, not both (each runs the
@@ -35,9 +37,11 @@ import uvicorn
 from starlette.applications import Starlette
 from starlette.testclient import TestClient
 
+from cartback import Cartback
 from server_example.app import create_app
 from server_example.settings import Settings
 from tests.conftest import FakeClock
+from tests.server.support import log_in
 from tests.waiting import wait_until
 
 RECEIVER_PASSWORD: Final = "correct horse battery staple"
@@ -100,10 +104,25 @@ def receiver_app(
 
 
 @pytest.fixture
+def cartback(receiver_app: Starlette) -> Cartback:
+    """The SDK facade of ``receiver_app``: seed carts and read what the receiver stored."""
+    facade = receiver_app.state.cartback
+    assert isinstance(facade, Cartback)
+    return facade
+
+
+@pytest.fixture
 def receiver_client(receiver_app: Starlette) -> Iterator[TestClient]:
     """An in-process client of ``receiver_app`` with its lifespan running."""
     with TestClient(receiver_app) as client:
         yield client
+
+
+@pytest.fixture
+def admin(receiver_client: TestClient) -> TestClient:
+    """``receiver_client``, logged in to the dashboard through the form."""
+    log_in(receiver_client, RECEIVER_PASSWORD)
+    return receiver_client
 
 
 @pytest.fixture

@@ -30,19 +30,6 @@ def receiver_settings(receiver_settings: Settings) -> Settings:
     )
 
 
-@pytest.fixture
-def cartback(receiver_app: Starlette) -> Cartback:
-    facade = receiver_app.state.cartback
-    assert isinstance(facade, Cartback)
-    return facade
-
-
-@pytest.fixture
-def admin(receiver_client: TestClient) -> TestClient:
-    log_in(receiver_client, RECEIVER_PASSWORD)
-    return receiver_client
-
-
 def article(page: str, flow_id: str) -> str:
     match = re.search(rf'<article class="flow" data-flow="{flow_id}".*?</article>', page, re.S)
     assert match is not None, f"no current version of {flow_id}"

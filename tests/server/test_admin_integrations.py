@@ -23,8 +23,8 @@ from server_example.admin_auth import SECURITY_HEADERS
 from server_example.app import create_app
 from server_example.settings import Settings
 from tests.conftest import FakeClock
-from tests.server.fixtures import RECEIVER_PASSWORD, FakeMonotonic
-from tests.server.support import cart_submission, log_in
+from tests.server.fixtures import FakeMonotonic
+from tests.server.support import cart_submission
 
 SECRET = "whsec_QUJDREVGR0hJSktMTU5PUFFSU1RVVldY"
 SETTINGS_ENDPOINT = {
@@ -44,19 +44,6 @@ def receiver_app(
         receiver_settings, webhooks=(SETTINGS_ENDPOINT,), tickets=RULES, run_workers=False
     )
     return create_app(settings, clock=clock, monotonic=receiver_monotonic)
-
-
-@pytest.fixture
-def cartback(receiver_app: Starlette) -> Cartback:
-    facade = receiver_app.state.cartback
-    assert isinstance(facade, Cartback)
-    return facade
-
-
-@pytest.fixture
-def admin(receiver_client: TestClient) -> TestClient:
-    log_in(receiver_client, RECEIVER_PASSWORD)
-    return receiver_client
 
 
 def text(page: Any) -> str:

@@ -10,7 +10,6 @@ import re
 from datetime import timedelta
 
 import pytest
-from starlette.applications import Starlette
 from starlette.testclient import TestClient
 
 from cartback import Cartback
@@ -26,19 +25,6 @@ XSS = '<script>alert("x")</script><img src=x onerror=alert(1)>'
 def receiver_settings(receiver_settings: Settings) -> Settings:
     """No background dispatcher: the tests tick it themselves."""
     return dataclasses.replace(receiver_settings, dispatcher=False)
-
-
-@pytest.fixture
-def cartback(receiver_app: Starlette) -> Cartback:
-    facade = receiver_app.state.cartback
-    assert isinstance(facade, Cartback)
-    return facade
-
-
-@pytest.fixture
-def admin(receiver_client: TestClient) -> TestClient:
-    log_in(receiver_client, RECEIVER_PASSWORD)
-    return receiver_client
 
 
 def figures(page: str) -> dict[str, str]:

@@ -10,30 +10,15 @@ import json
 import re
 
 import pytest
-from starlette.applications import Starlette
 from starlette.testclient import TestClient
 
 from cartback import Cart, Cartback
 from cartback.reports import SEGMENT_COLUMNS, ProductSegment, segment_json
 from server_example.admin_segments import PREVIEW_SIZE
 from tests.conftest import FakeClock
-from tests.server.fixtures import RECEIVER_PASSWORD
-from tests.server.support import cart_ids, cart_submission, log_in, seed
+from tests.server.support import cart_ids, cart_submission, seed
 
 XSS = '<script>alert("x")</script><img src=x onerror=alert(1)>'
-
-
-@pytest.fixture
-def cartback(receiver_app: Starlette) -> Cartback:
-    facade = receiver_app.state.cartback
-    assert isinstance(facade, Cartback)
-    return facade
-
-
-@pytest.fixture
-def admin(receiver_client: TestClient) -> TestClient:
-    log_in(receiver_client, RECEIVER_PASSWORD)
-    return receiver_client
 
 
 @pytest.fixture

@@ -26,7 +26,7 @@ from server_example.capture_stage import Captured, CaptureRequest, Unavailable
 from server_example.settings import Settings
 from tests.conftest import FakeClock
 from tests.server.processes import receiver
-from tests.waiting import wait_until
+from tests.waiting import wait_until, wait_until_async
 
 T = TypeVar("T")
 
@@ -110,13 +110,7 @@ def test_a_worker_killed_holding_a_batch_answers_it_unavailable_and_is_replaced(
         os.kill(first, signal.SIGSTOP)  # frozen: the batch waits, unread, inside its socket
         held = asyncio.ensure_future(worker([CaptureRequest(json.dumps(_capture(1)).encode())]))
 
-        async def sent() -> None:
-            while not (worker._pending and worker._writer is not None):
-                await asyncio.sleep(0.01)  # polling a condition, bounded below
-            while worker._writer.transport.get_write_buffer_size():
-                await asyncio.sleep(0.01)
-
-        await asyncio.wait_for(sent(), 10)
+        await wait_until_async(lambda: worker.unanswered == 1, what="the batch sent", timeout=10)
         os.kill(first, signal.SIGKILL)
         refused = await asyncio.wait_for(held, 30)
         after = await worker([CaptureRequest(json.dumps(_capture(2)).encode())])

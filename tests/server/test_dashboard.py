@@ -14,7 +14,6 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from starlette.applications import Starlette
 from starlette.testclient import TestClient
 
 from cartback import (
@@ -39,20 +38,6 @@ from tests.server.support import cart_ids, cart_submission, log_in, seed
 
 WRONG_PASSWORD = "not the password at all"
 XSS = "<img src=x onerror=alert(1)><script>alert(2)</script>"
-
-
-@pytest.fixture
-def cartback(receiver_app: Starlette) -> Cartback:
-    facade = receiver_app.state.cartback
-    assert isinstance(facade, Cartback)
-    return facade
-
-
-@pytest.fixture
-def admin(receiver_client: TestClient) -> TestClient:
-    """``receiver_client``, logged in through the form."""
-    log_in(receiver_client, RECEIVER_PASSWORD)
-    return receiver_client
 
 
 def bearer(password: str = RECEIVER_PASSWORD) -> dict[str, str]:

@@ -27,13 +27,6 @@ def receiver_app(
     return create_app(settings, clock=clock, monotonic=receiver_monotonic)
 
 
-@pytest.fixture
-def cartback(receiver_app: Starlette) -> Cartback:
-    facade = receiver_app.state.cartback
-    assert isinstance(facade, Cartback)
-    return facade
-
-
 def outcome(client: TestClient, **form: str) -> tuple[str, str]:
     response = client.post("/thanks", data=form)
     assert response.status_code == 200

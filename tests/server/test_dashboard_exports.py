@@ -23,8 +23,8 @@ from server_example import admin_export
 from server_example.app import create_app
 from server_example.settings import Settings
 from tests.conftest import FakeClock
-from tests.server.fixtures import RECEIVER_PASSWORD, FakeMonotonic
-from tests.server.support import cart_submission, log_in, seed
+from tests.server.fixtures import FakeMonotonic
+from tests.server.support import cart_submission, seed
 
 RULES = TicketRuleSet(rules=(call_prospect_rule(Decimal("200")),))
 
@@ -37,19 +37,6 @@ def receiver_app(
         receiver_settings, tickets=RULES, run_workers=False, dispatcher=False
     )
     return create_app(settings, clock=clock, monotonic=receiver_monotonic)
-
-
-@pytest.fixture
-def cartback(receiver_app: Starlette) -> Cartback:
-    facade = receiver_app.state.cartback
-    assert isinstance(facade, Cartback)
-    return facade
-
-
-@pytest.fixture
-def admin(receiver_client: TestClient) -> TestClient:
-    log_in(receiver_client, RECEIVER_PASSWORD)
-    return receiver_client
 
 
 def rows_of(response: Any, fmt: str = "spreadsheet") -> list[dict[str, str]]:
