@@ -24,6 +24,7 @@ from cartback import (
     Settlement,
     Store,
 )
+from cartback.store import Changes
 from tests.conftest import FakeClock
 from tests.sdk._support import outbox, submission
 from tests.store.conftest import Cells
@@ -114,6 +115,47 @@ def test_an_ineligible_plan_cannot_be_saved_and_nothing_is_written(client: Cartb
         client.save([good, refused])
     assert raised.value.reason == "not_eligible"
     assert client.list_carts().total == 0
+
+
+def test_a_write_that_fails_after_writing_leaves_nothing_and_the_store_goes_on(
+    client: Cartback, store: Store
+) -> None:
+    kept = capture(client)
+    other = kept.model_copy(
+        update={"id": "cart_other", "contact": kept.contact.model_copy(update={"email": "b@x.io"})}
+    )
+
+    def work(tx: Any) -> None:
+        tx.apply(Changes(new_carts=(other,)))
+        raise RuntimeError("a bug after the writes went out")
+
+    with pytest.raises(RuntimeError):
+        store.write(work)
+    assert [cart.id for cart in client.list_carts().items] == [kept.id]
+    assert capture(client, email="c@x.io").id != kept.id
+    assert client.list_carts().total == 2
+
+
+def test_a_write_the_database_refuses_leaves_nothing_and_the_store_goes_on(
+    client: Cartback, store: Store
+) -> None:
+    kept = capture(client)
+    first = kept.model_copy(
+        update={"id": "cart_first", "contact": kept.contact.model_copy(update={"email": "b@x.io"})}
+    )
+    # A second open cart of the same prospect on the same form: the database refuses it.
+    twin = kept.model_copy(update={"id": "cart_twin"})
+
+    def work(tx: Any) -> None:
+        tx.apply(Changes(new_carts=(first,)))
+        tx.apply(Changes(new_carts=(twin,)))
+
+    with pytest.raises(Exception) as refused:
+        store.write(work)
+    assert type(refused.value).__name__ in {"IntegrityError", "UniqueViolation"}
+    assert [cart.id for cart in client.list_carts().items] == [kept.id]
+    assert capture(client, fields={"city": "Austin"}).id == kept.id
+    assert client.get_cart(kept.id).contact.city == "Austin"
 
 
 # -- retried requests (event_id) -------------------------------------------------------
