@@ -17,7 +17,6 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from cartback import ConsentEvent
 from cartback.export import CsvStyle
 from server_example.admin_filters import STATUS_FILTERS, DashboardFilters, parse_filters
 from server_example.admin_pages import AdminPages, icon
@@ -60,15 +59,15 @@ class Dashboard(AdminPages):
         query = filters.query()
         page = cartback.list_carts(query, limit=PAGE_SIZE, offset=(filters.page - 1) * PAGE_SIZE)
         now = cartback.now()
-        ledgers: dict[str, list[ConsentEvent]] = {}
+        ledgers = cartback.store.consent_ledgers(
+            {prospect for cart in page.items if (prospect := cart.contact.prospect_key)}
+        )
         rows = []
         for cart in page.items:
             prospect = cart.contact.prospect_key
             if prospect is None:  # pragma: no cover - a stored cart always has a prospect
                 continue
-            if prospect not in ledgers:
-                ledgers[prospect] = cartback.store.consent_events(prospect)
-            decisions = cartback.consents_for(cart, at=now, events=ledgers[prospect])
+            decisions = cartback.consents_for(cart, at=now, events=ledgers.get(prospect, []))
             rows.append(
                 CartRow(cart=cart, consent=consent_summary(decisions, cart.newsletter_opt_in))
             )

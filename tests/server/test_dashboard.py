@@ -1038,6 +1038,30 @@ def test_a_newsletter_box_left_unticked_is_told_apart_from_no_choice(
     assert "not asked" not in page
 
 
+def test_a_page_reads_its_prospects_ledgers_in_one_go(
+    admin: TestClient, cartback: Cartback, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    carts = seed(
+        cartback,
+        clock,
+        [cart_submission(f"p{n}@example.com", consent={"sms": n % 2 == 0}) for n in range(12)],
+    )
+    store = type(cartback.store)
+    reads: list[str] = []
+    for name in ("consent_events", "consent_ledgers"):
+        original = getattr(store, name)
+
+        def counted(self: Any, *args: Any, _name: str = name, _original: Any = original) -> Any:
+            reads.append(_name)
+            return _original(self, *args)
+
+        monkeypatch.setattr(store, name, counted)
+    page = admin.get("/admin/carts").text
+    assert reads == ["consent_ledgers"]
+    for n, cart in enumerate(carts):
+        assert ("sms: granted" in consent_lines(row_html(page, cart.id))) == (n % 2 == 0)
+
+
 def test_an_sms_box_left_unticked_records_nothing_to_show(
     admin: TestClient, cartback: Cartback, clock: FakeClock
 ) -> None:

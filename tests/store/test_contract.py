@@ -286,6 +286,26 @@ def test_api_consent_is_appended_and_decides(client: Cartback, clock: FakeClock)
     ]
 
 
+def test_many_ledgers_are_read_at_once_each_in_its_order(
+    client: Cartback, store: Store, clock: FakeClock
+) -> None:
+    client.record_consent("alice@example.com", "sms", "granted")
+    clock.advance(minutes=1)
+    client.record_consent("bob@example.com", "email", "granted")
+    clock.advance(minutes=1)
+    client.record_consent("alice@example.com", "sms", "withdrawn")
+    many = [f"p{n}@example.com" for n in range(520)]  # more than one statement's worth
+    for prospect in many[::100]:
+        client.record_consent(prospect, "push", "granted")
+    wanted = ["alice@example.com", "bob@example.com", "nobody@example.com", *many]
+    ledgers = store.consent_ledgers(wanted)
+    expected = {p: store.consent_events(p) for p in wanted if store.consent_events(p)}
+    assert ledgers == expected
+    assert [e.action for e in ledgers["alice@example.com"]] == ["granted", "withdrawn"]
+    assert set(ledgers) == {"alice@example.com", "bob@example.com", *many[::100]}
+    assert store.consent_ledgers([]) == {}
+
+
 def test_consent_events_name_their_ledger_entry(client: Cartback, store: Store) -> None:
     cart = capture(client, consent={"push": True})
     (recorded,) = store.consent_events("alice@example.com")

@@ -570,6 +570,13 @@ class Store(Protocol):
         """A prospect's consent events, oldest first."""
         ...
 
+    def consent_ledgers(self, prospects: Collection[str]) -> dict[str, list[ConsentEvent]]:
+        """Many prospects' consent events, each oldest first, in one read.
+
+        A page of carts shows each prospect's consent: one read, not one per prospect.
+        A prospect without events is absent."""
+        ...
+
     def consent_event(self, consent_id: str) -> ConsentEvent | None:
         """One ledger entry by id (``None`` once erased)."""
         ...

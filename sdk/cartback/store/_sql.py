@@ -929,6 +929,12 @@ class SqlStore:
         )
         return [ConsentEvent.model_validate_json(body) for (body,) in rows]
 
+    def consent_ledgers(self, prospects: Collection[str]) -> dict[str, list[ConsentEvent]]:
+        """Each prospect's consent events, oldest first, for many prospects at once."""
+        if not prospects:
+            return {}
+        return self._reading(lambda db: Transaction(db, self._dialect).consent_events(prospects))
+
     def consent_event(self, consent_id: str) -> ConsentEvent | None:
         """One ledger entry by id (``None`` once erased)."""
         rows = self._reading(
