@@ -96,11 +96,17 @@ def _check_idle(conn: psycopg.Connection[Any]) -> None:
     closed it or said why (a restart's "terminating connection"), and the full check (an
     empty query) raises. Costs a ``poll`` instead of a round trip per transaction.
     """
-    if not conn.closed:
-        readable, _, _ = select.select([conn.fileno()], [], [], 0)
-        if not readable:
-            return
+    if not conn.closed and not _readable(conn.fileno()):
+        return
     ConnectionPool.check_connection(conn)
+
+
+def _readable(fd: int) -> bool:
+    if hasattr(select, "poll"):  # any descriptor number (select() stops at 1024)
+        poller = select.poll()
+        poller.register(fd, select.POLLIN)
+        return bool(poller.poll(0))
+    return bool(select.select([fd], [], [], 0)[0])
 
 
 def _roll_back(conn: psycopg.Connection[Any]) -> None:
@@ -194,8 +200,8 @@ class PostgresStore(SqlStore):
     def _writing(self, work: Callable[[Connection], T]) -> T:
         def run(conn: psycopg.Connection[Any]) -> T:
             # Pipelined, with the transaction's own BEGIN and COMMIT (psycopg's
-            # ``transaction()`` syncs after each): the lock goes with the first read, the
-            # writes with the commit, two round trips for a batch of captures.
+            # ``transaction()`` syncs after each): the lock goes out with the first read,
+            # the writes with the commit; a batch of captures takes three round trips.
             try:
                 with conn.pipeline() as pipeline:
                     conn.execute("BEGIN")
