@@ -103,13 +103,7 @@ class BackendApi:
         except InvalidInputError as exc:
             raise ApiError.from_invalid(exc) from None
         except StoreUnavailableError:
-            raise ApiError(
-                503,
-                field="$",
-                reason="unavailable",
-                message="the database is unavailable: try again shortly",
-                headers={"Retry-After": "2"},
-            ) from None
+            raise ApiError.database_unavailable() from None
 
     @staticmethod
     def _parse(kind: type[Any], data: dict[str, Any]) -> Any:

@@ -100,13 +100,7 @@ class CaptureEndpoint:
                 reply.status_code, field=reply.field, reason=reply.reason, message=reply.message
             )
         if isinstance(reply, Unavailable):
-            raise ApiError(
-                503,
-                field="$",
-                reason="unavailable",
-                message="the database is unavailable: try again shortly",
-                headers={"Retry-After": "2"},
-            )
+            raise ApiError.database_unavailable()
         raise RuntimeError(f"the capture stage failed ({reply.error})")
 
 

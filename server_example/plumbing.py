@@ -57,6 +57,18 @@ class ApiError(Exception):
     def from_invalid(cls, exc: InvalidInputError) -> ApiError:
         return cls(422, field=exc.field, reason=exc.reason, message=str(exc))
 
+    @classmethod
+    def database_unavailable(cls) -> ApiError:
+        """503 with ``Retry-After``: the database could not be reached, nothing was
+        written (the client sends the same request again)."""
+        return cls(
+            503,
+            field="$",
+            reason="unavailable",
+            message="the database is unavailable: try again shortly",
+            headers={"Retry-After": "2"},
+        )
+
 
 def error_response(exc: ApiError) -> JSONResponse:
     body = {"field": exc.field, "reason": exc.reason, "message": exc.message}

@@ -117,13 +117,17 @@ def test_an_ineligible_plan_cannot_be_saved_and_nothing_is_written(client: Cartb
     assert client.list_carts().total == 0
 
 
+def another_prospects_copy(cart: Cart, cart_id: str) -> Cart:
+    """``cart`` as a new cart ``cart_id`` of another prospect (b@x.io), not yet stored."""
+    contact = cart.contact.model_copy(update={"email": "b@x.io"})
+    return cart.model_copy(update={"id": cart_id, "contact": contact})
+
+
 def test_a_write_that_fails_after_writing_leaves_nothing_and_the_store_goes_on(
     client: Cartback, store: Store
 ) -> None:
     kept = capture(client)
-    other = kept.model_copy(
-        update={"id": "cart_other", "contact": kept.contact.model_copy(update={"email": "b@x.io"})}
-    )
+    other = another_prospects_copy(kept, "cart_other")
 
     def work(tx: Any) -> None:
         tx.apply(Changes(new_carts=(other,)))
@@ -140,9 +144,7 @@ def test_a_write_the_database_refuses_leaves_nothing_and_the_store_goes_on(
     client: Cartback, store: Store
 ) -> None:
     kept = capture(client)
-    first = kept.model_copy(
-        update={"id": "cart_first", "contact": kept.contact.model_copy(update={"email": "b@x.io"})}
-    )
+    first = another_prospects_copy(kept, "cart_first")
     # A second open cart of the same prospect on the same form: the database refuses it.
     twin = kept.model_copy(update={"id": "cart_twin"})
 
